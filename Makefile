@@ -1,0 +1,26 @@
+# The two set-up commands (see README.md): `make lab` and `make test`.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test test-deps bench
+
+## Install ltt-ext and run a tutored JupyterLab (built-in tutor engine unless an LLM is configured).
+lab:
+	$(PIP) install .
+	$(PYTHON) -m jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
+
+## Install everything the tests need (Python, npm through jlpm, Debian's chromium) and run the full suite.
+test: test-deps
+	$(PYTHON) -m pytest -ra $(PYTEST_ARGS)
+
+test-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	$(PIP) install -e ".[test]"
+
+## Benchmarks: upstream jupyter-server vs stock nextgen-kernels-api vs ltt-ext, printed as a table.
+bench:
+	$(PIP) install -e ".[bench]"
+	$(PYTHON) -m benchmarks $(BENCH_ARGS)

@@ -1,0 +1,94 @@
+"""jupyter-server-documents rooms that run cells through the shared kernel client.
+
+The stock ``YNotebookRoom`` opens its own ZMQ client per notebook and writes
+outputs itself, only for the executions it runs. Ours sends the request
+through the kernel's shared client, tagged with the cell id, and lets the
+:class:`~ltt_ext.documents.writer.NotebookWriter` record it like every other
+execution of a cell. The manager keeps a notebook room alive while a cell of it
+runs, whether or not a browser is attached.
+"""
+
+from __future__ import annotations
+
+from jupyter_server_documents.rooms.ynotebook_room import YNotebookRoom, _ExecutionItem
+from jupyter_server_documents.rooms.yroom_manager import YRoomManager
+
+from ..kernels.client import SharedKernelClient
+from ..kernels.execute import execute
+from .writer import NotebookWriter
+
+
+class SharedClientNotebookRoom(YNotebookRoom):
+    """A notebook room whose executions go through the kernel's shared client."""
+
+    @property
+    def writer(self) -> NotebookWriter | None:
+        return getattr(self.parent, "writer", None)
+
+    def _shared(self, kernel_manager=None) -> bool:
+        km = kernel_manager or self._kernel_manager
+        return isinstance(getattr(km, "kernel_client", None), SharedKernelClient) and (
+            self.writer is not None
+        )
+
+    async def _connect_client(self, kernel_manager) -> None:
+        if not self._shared(kernel_manager):
+            return await super()._connect_client(kernel_manager)
+        await self.get_jupyter_ydoc()  # the writer looks cells up synchronously
+        self._kernel_client = kernel_manager.kernel_client
+        self.output_processor = None
+        self._shell_confirmed = False
+        self.writer.attach_room(kernel_manager.kernel_id, self)
+
+    async def _fetch_kernel_info(self) -> None:
+        if not self._shared():
+            return await super()._fetch_kernel_info()
+        self._shell_confirmed = await self._kernel_client.wait_for_connection_ready(timeout=30.0)
+
+    async def disconnect_kernel(self) -> None:
+        km = self._kernel_manager
+        if km is not None and self._shared(km):
+            self.writer.detach_room(km.kernel_id, self)
+            # Not ours to stop: the shared client belongs to the kernel.
+            self._kernel_client = None
+        await super().disconnect_kernel()
+
+    async def _run_item(self, item: _ExecutionItem) -> None:
+        if not self._shared():
+            return await super()._run_item(item)
+        ycell = item.ycell
+        try:
+            await execute(
+                self._kernel_manager, str(ycell.get("source", "")), timeout=None,
+                cell_id=item.cell_id,
+            )
+        except Exception as e:
+            self.log.error("Cell %s execution failed: %s", item.cell_id, e)
+        finally:
+            # The writer set it at the kernel's idle status; this covers interrupts/restarts.
+            ycell["execution_state"] = "idle"
+
+
+class SharedClientYRoomManager(YRoomManager):
+    """Creates :class:`SharedClientNotebookRoom` for notebooks; never frees a running one."""
+
+    writer: NotebookWriter | None = None
+
+    def create_room(self, room_id: str, **room_kwargs):
+        if not room_id.startswith("json:notebook:"):
+            return super().create_room(room_id, **room_kwargs)
+        if self.has_room(room_id):
+            raise Exception(f"Room already exists: '{room_id}'.")
+        self.log.info(f"Initializing room '{room_id}'.")
+        yroom = SharedClientNotebookRoom(parent=self, room_id=room_id, **room_kwargs)
+        self._rooms_by_id[room_id] = yroom
+        self._freeing_rooms.discard(room_id)
+        return yroom
+
+    def _should_free_room(self, room) -> bool:
+        km = getattr(room, "_kernel_manager", None)
+        if km is not None and getattr(km, "execution_state", None) == "busy":
+            return False
+        if self.writer is not None and self.writer.busy_cells(room):
+            return False
+        return super()._should_free_room(room)

@@ -1,0 +1,1 @@
+"""HTTP and websocket handlers: translation between requests and the services, nothing more."""

@@ -1,0 +1,283 @@
+"""The one shared kernel client per kernel, with a fan-out that never waits.
+
+nextgen-kernels-api's ``JupyterServerKernelClient`` gives us the listener
+registry; its routing loop is what we replace:
+
+- stock: each channel's loop awaits every listener in series, then sleeps
+  10 ms, so one slow listener stalls every websocket and routing caps out near
+  100 messages/s;
+- here: a message is received, authenticated and decoded once, then handed to
+  every listener *synchronously* (a listener is a cheap callback: a websocket
+  write, a queue put). Coroutine listeners get their own bounded queue and
+  task, so they run in order, one at a time, behind nobody and in front of
+  nobody. The loop yields to the event loop every ``yield_every`` messages
+  instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import inspect
+import typing as t
+from collections import deque
+
+import zmq
+from nextgen_kernels_api.services.kernels.client import JupyterServerKernelClient
+from traitlets import Int
+
+from jupyter_server._tz import utcnow
+
+from .message import KernelMessage
+
+Listener = t.Callable[[str, list], t.Any]
+
+
+class _Route:
+    """A listener and the filter it subscribed with."""
+
+    __slots__ = ("call", "include", "exclude", "queue")
+
+    def __init__(self, call, include, exclude, queue=None):
+        self.call = call
+        self.include = include
+        self.exclude = exclude
+        self.queue = queue
+
+    def wants(self, msg_type: str, channel: str) -> bool:
+        if self.include is not None:
+            return (msg_type, channel) in self.include
+        if self.exclude is not None:
+            return (msg_type, channel) not in self.exclude
+        return True
+
+
+class ListenerQueue:
+    """Runs one coroutine listener in message order, with a bounded backlog.
+
+    When the backlog is full the oldest message is dropped (and counted): a
+    consumer that never catches up loses its own history, never anyone
+    else's latency or the server's memory.
+    """
+
+    def __init__(self, listener: Listener, maxlen: int, log):
+        self.listener = listener
+        self.log = log
+        self.maxlen = maxlen
+        self.dropped = 0
+        self._items: deque = deque()
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.get_event_loop().create_task(self._run())
+
+    def __call__(self, channel: str, msg: list) -> None:
+        if len(self._items) >= self.maxlen:
+            self._items.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                self.log.warning(
+                    "Kernel listener %r is %d messages behind; dropped %d oldest so far.",
+                    self.listener, self.maxlen, self.dropped,
+                )
+        self._items.append((channel, msg))
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._items:
+                channel, msg = self._items.popleft()
+                try:
+                    await self.listener(channel, msg)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    self.log.exception("Error in kernel listener %r", self.listener)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+
+class SharedKernelClient(JupyterServerKernelClient):
+    """nextgen's shared kernel client with a non-blocking, decode-once fan-out."""
+
+    listener_backlog = Int(
+        10_000,
+        config=True,
+        help="Messages a coroutine listener may fall behind before its oldest are dropped.",
+    )
+    yield_every = Int(
+        64,
+        config=True,
+        help="Messages routed per channel before the routing loop yields to the event loop.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._routes: dict[t.Any, _Route] = {}
+        self._listeners = self._routes  # nextgen code that counts listeners keeps working
+        # Called when the kernel restarts: requests in flight will never be answered.
+        self.restart_callbacks: set[t.Callable[[], None]] = set()
+
+    def notify_restarted(self) -> None:
+        for callback in list(self.restart_callbacks):
+            try:
+                callback()
+            except Exception:
+                self.log.exception("Error in restart callback %r", callback)
+
+    # -- listener registry ---------------------------------------------------------
+
+    def add_listener(self, callback: Listener, msg_types=None, exclude_msg_types=None):
+        """Subscribe ``callback(channel, parts)``; adding the same callback again is a no-op
+        apart from updating its filter."""
+        if msg_types is not None and exclude_msg_types is not None:
+            raise ValueError("Cannot specify both msg_types and exclude_msg_types")
+        include = {tuple(x) for x in msg_types} if msg_types else None
+        exclude = {tuple(x) for x in exclude_msg_types} if exclude_msg_types else None
+        route = self._routes.get(callback)
+        if route is not None:
+            route.include, route.exclude = include, exclude
+            return
+        queue = None
+        call = callback
+        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+            getattr(callback, "__call__", None)
+        ):
+            queue = ListenerQueue(callback, self.listener_backlog, self.log)
+            call = queue
+        self._routes[callback] = _Route(call, include, exclude, queue)
+
+    def remove_listener(self, callback: Listener):
+        route = self._routes.pop(callback, None)
+        if route is not None and route.queue is not None:
+            asyncio.ensure_future(route.queue.close())
+
+    # -- routing ----------------------------------------------------------------------
+
+    def dispatch(self, channel: str, parts: list) -> None:
+        """Hand one message to every listener that wants it, without awaiting any."""
+        msg = parts if isinstance(parts, KernelMessage) else KernelMessage(channel, parts)
+        try:
+            msg_type = msg.msg_type
+        except ValueError:
+            self.log.warning("Dropping kernel message with an undecodable header on %s", channel)
+            return
+        if channel == "iopub":
+            self._track_activity(msg, msg_type)
+        for route in list(self._routes.values()):
+            if route.wants(msg_type, channel):
+                try:
+                    result = route.call(channel, msg)
+                except Exception:
+                    self.log.exception("Error in kernel listener %r", route.call)
+                    continue
+                if inspect.isawaitable(result):
+                    # A plain callable that returned a coroutine: run it, but never wait on it.
+                    asyncio.ensure_future(result)
+
+    def _track_activity(self, msg: KernelMessage, msg_type: str) -> None:
+        """Keep ``/api/kernels`` true: execution_state and last_activity, as upstream's
+        ``start_watching_activity`` does (stock nextgen freezes both)."""
+        km = self.parent
+        mkm = getattr(km, "parent", None)
+        track = getattr(mkm, "track_message_type", None) or (lambda _t: True)
+        parent_type = msg.parent_header.get("msg_type")
+        now = utcnow()
+        if km is not None and (
+            track(msg_type) or track(parent_type) or km.execution_state == "busy"
+        ):
+            km.last_activity = now
+            if mkm is not None:
+                mkm.last_kernel_activity = now
+        if msg_type != "status":
+            return
+        state = msg.content.get("execution_state")
+        channel = msg.parent_channel
+        # nextgen's connection test reads these; only shell requests define busy/idle.
+        if channel == "shell":
+            self.last_shell_status_time = now
+            self.last_activity = now
+            self.execution_state = state
+        elif channel == "control":
+            self.last_control_status_time = now
+        if km is None:
+            return
+        if track(parent_type):
+            km.execution_state = state
+        elif km.execution_state == "starting" and state != "starting":
+            km.execution_state = "idle"
+
+    # nextgen's entry points for manufactured messages (e.g. broadcast_state) go the same way.
+    def handle_outgoing_message(self, channel_name: str, msg: list) -> None:
+        self.dispatch(channel_name, msg)
+
+    async def _route_to_listeners(self, channel_name: str, msg: list) -> None:
+        self.dispatch(channel_name, msg)
+
+    def _authentic(self, session, msg_list: list) -> bool:
+        """Check the HMAC signature exactly as ``Session.deserialize`` would."""
+        if session.auth is None:
+            return True
+        signature = msg_list[0]
+        if not signature:
+            return False
+        mac = session.auth.copy()
+        for frame in msg_list[1:5]:
+            mac.update(frame)
+        return hmac.compare_digest(signature, mac.hexdigest().encode("ascii"))
+
+    async def _monitor_channel_messages(self, channel_name: str, channel) -> None:
+        socket = channel.socket
+        session = channel.session
+        routed = 0
+        try:
+            while channel.is_alive():
+                frames = await socket.recv_multipart()
+                try:
+                    _idents, msg_list = session.feed_identities(frames)
+                except ValueError:
+                    self.log.warning("Malformed message on %s (no delimiter)", channel_name)
+                    continue
+                if len(msg_list) < 5 or not self._authentic(session, msg_list):
+                    self.log.warning("Dropping unsigned or malformed message on %s", channel_name)
+                    continue
+                self.dispatch(channel_name, KernelMessage(channel_name, msg_list[1:]))
+                routed += 1
+                if routed % self.yield_every == 0:
+                    # Fairness: let websockets flush and other channels run.
+                    await asyncio.sleep(0)
+        except (asyncio.CancelledError, zmq.ContextTerminated):
+            pass
+        except zmq.ZMQError as e:
+            if not socket.closed:
+                self.log.error("Channel monitoring failed for %s: %s", channel_name, e)
+        except Exception:
+            self.log.exception("Channel monitoring failed for %s", channel_name)
+
+    async def stop_listening(self) -> None:
+        """Cancel the channel loops *and wait for them*, so nothing is left pending."""
+        tasks = getattr(self, "_monitoring_tasks", [])
+        self._monitoring_tasks = []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Full teardown at kernel shutdown: loops, listener tasks, sockets."""
+        await self.stop_listening()
+        routes = list(self._routes.values())
+        self._routes.clear()
+        await asyncio.gather(
+            *(r.queue.close() for r in routes if r.queue is not None), return_exceptions=True
+        )
+        if self.channels_running:
+            self.stop_channels()
+        self._connecting = False
+        self._connection_ready = False
+        self._connection_ready_event.clear()

@@ -1,0 +1,142 @@
+"""Kernel managers that own one :class:`SharedKernelClient` per kernel.
+
+They fix what stock nextgen-kernels-api leaves broken at the manager level:
+``cleanup_resources`` is never called by jupyter_client 8 (it calls
+``_async_cleanup_resources``), so the client's loops leaked at shutdown; and
+server-side consumers (the notebook writer, the tutor) need attaching on every
+start and restart, exactly once.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from nextgen_kernels_api.services.kernels.kernelmanager import (
+    KernelManager as NextgenKernelManager,
+)
+from nextgen_kernels_api.services.kernels.kernelmanager import (
+    MultiKernelManager as NextgenMultiKernelManager,
+)
+from traitlets import DottedObjectName, Type
+
+from .client import SharedKernelClient
+
+
+class KernelConsumer(t.Protocol):
+    """A server-side consumer of every kernel's messages (the tutor, the notebook writer)."""
+
+    msg_types: list[tuple[str, str]] | None
+
+    def listener_for(self, kernel_id: str) -> t.Callable[[str, list], t.Any]:
+        """The listener for that kernel; the same object every time for the same id."""
+
+    def forget_kernel(self, kernel_id: str) -> None:
+        """The kernel is gone: drop per-kernel state."""
+
+
+class SharedClientKernelManager(NextgenKernelManager):
+    """Per-kernel manager: the shared client lives and dies with the kernel."""
+
+    client_class = Type(
+        default_value=SharedKernelClient,
+        klass="jupyter_client.client.KernelClient",
+        config=True,
+        help="The shared kernel client class (one instance per kernel).",
+    )
+    client_factory = Type(
+        default_value=SharedKernelClient,
+        klass="jupyter_client.client.KernelClient",
+        config=True,
+        help="Kept equal to client_class.",
+    )
+
+    _started_once = False
+
+    async def _async_post_start_kernel(self, **kwargs) -> None:
+        # nextgen connects the client on the first start and keeps it across restarts
+        # (same ports: ZMQ reconnects by itself).
+        await super()._async_post_start_kernel(**kwargs)
+        restarted, self._started_once = self._started_once, True
+        if restarted and self.kernel_client is not None:
+            self.kernel_client.notify_restarted()
+        mkm = self.parent
+        if isinstance(mkm, SharedClientMultiKernelManager):
+            if restarted:
+                mkm.notify_consumers_restarted(self.kernel_id)
+            mkm.attach_consumers(self)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        if not restart and self.kernel_client is not None:
+            await self.kernel_client.close()
+        await super()._async_cleanup_resources(restart=restart)
+
+
+class SharedClientMultiKernelManager(NextgenMultiKernelManager):
+    """The server's kernel manager: consumers, activity and connection counts."""
+
+    kernel_manager_class = DottedObjectName(
+        "ltt_ext.kernels.manager.SharedClientKernelManager",
+        config=True,
+        help="The per-kernel manager class (keep a subclass of SharedClientKernelManager).",
+    )
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._consumers: list[KernelConsumer] = []
+
+    def register_consumer(self, consumer: KernelConsumer) -> None:
+        """Attach ``consumer`` to every running kernel now and every kernel (re)started later."""
+        if consumer not in self._consumers:
+            self._consumers.append(consumer)
+        for km in list(self._kernels.values()):
+            self.attach_consumers(km, [consumer])
+
+    def attach_consumers(self, km, consumers=None) -> None:
+        """Called from the kernel's post-start (before it is listed in ``_kernels``)."""
+        client = getattr(km, "kernel_client", None)
+        if client is None:
+            return
+        for consumer in consumers or self._consumers:
+            # add_listener is idempotent for the same callback: restarts attach once.
+            client.add_listener(consumer.listener_for(km.kernel_id), msg_types=consumer.msg_types)
+
+    def notify_consumers_restarted(self, kernel_id: str) -> None:
+        for consumer in self._consumers:
+            hook = getattr(consumer, "kernel_restarted", None)
+            if hook is not None:
+                hook(kernel_id)
+
+    def kernel_client(self, kernel_id: str) -> SharedKernelClient:
+        """The shared client of a running kernel (KeyError if unknown)."""
+        return self._kernels[kernel_id].kernel_client
+
+    async def _async_start_kernel(self, **kwargs) -> str:
+        kernel_id = await super()._async_start_kernel(**kwargs)
+        km = self._kernels.get(kernel_id)
+        # jupyter_server marks a new kernel "starting" *after* it started; upstream's activity
+        # socket then corrects that on the next status. Our client already saw the kernel idle.
+        if km is not None and km.execution_state == "starting" and km.kernel_client._connection_ready:
+            km.execution_state = "idle"
+        return kernel_id
+
+    start_kernel = _async_start_kernel
+
+    # The shared client keeps execution_state / last_activity itself (see client.py);
+    # upstream's per-kernel IOPub activity socket would be one more ZMQ connection.
+    def start_watching_activity(self, kernel_id: str) -> None:
+        kernel = self._kernels[kernel_id]
+        kernel.reason = ""
+
+    def stop_watching_activity(self, kernel_id: str) -> None:
+        pass
+
+    async def _async_shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False):
+        km = self._kernels.get(kernel_id)
+        client = getattr(km, "kernel_client", None)
+        for consumer in self._consumers:
+            if client is not None:
+                client.remove_listener(consumer.listener_for(kernel_id))
+            consumer.forget_kernel(kernel_id)
+        return await super()._async_shutdown_kernel(kernel_id, now=now, restart=restart)
+
+    shutdown_kernel = _async_shutdown_kernel

@@ -1,0 +1,75 @@
+"""Fixtures for driving a real server: kernels, v1 kernel websockets, notebooks, sessions."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import nbformat
+import pytest
+
+from ltt_ext.testing import V1, KernelWS
+
+
+@pytest.fixture
+def start_kernel(jp_fetch, jp_serverapp):
+    async def _start() -> str:
+        r = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
+        kid = json.loads(r.body)["id"]
+        client = jp_serverapp.kernel_manager.get_kernel(kid).kernel_client
+        assert await client.wait_for_connection_ready(timeout=60)
+        return kid
+
+    return _start
+
+
+@pytest.fixture
+def kernel_ws(jp_ws_fetch):
+    opened: list[KernelWS] = []
+
+    async def _open(kernel_id: str) -> KernelWS:
+        conn = await jp_ws_fetch("api", "kernels", kernel_id, "channels",
+                                 params={"session_id": uuid.uuid4().hex}, subprotocols=[V1])
+        ws = KernelWS(conn)
+        opened.append(ws)
+        return ws
+
+    yield _open
+    for ws in opened:
+        ws.conn.close()
+        ws._reader.cancel()
+
+
+@pytest.fixture
+def make_notebook(jp_root_dir):
+    """Write a notebook of code cells with fixed ids; returns (path, [cell ids])."""
+
+    def _make(sources: list[str], name: str = "lesson.ipynb"):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(src, id=f"cell-{i}") for i, src in enumerate(sources)]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, jp_root_dir / name)
+        return name, [c.id for c in nb.cells]
+
+    return _make
+
+
+@pytest.fixture
+def notebook_session(jp_fetch, jp_serverapp):
+    """Open a notebook session the way JupyterLab does; returns (session model, room)."""
+
+    async def _open(path: str, kernel_id: str | None = None):
+        body = {"path": path, "name": path.rsplit("/", 1)[-1], "type": "notebook",
+                "kernel": {"id": kernel_id} if kernel_id else {"name": "python3"}}
+        r = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
+        session = json.loads(r.body)
+        kid = session["kernel"]["id"]
+        client = jp_serverapp.kernel_manager.get_kernel(kid).kernel_client
+        assert await client.wait_for_connection_ready(timeout=60)
+        settings = jp_serverapp.web_app.settings
+        room_id = f"json:notebook:{settings['file_id_manager'].index(path)}"
+        room = settings["yroom_manager"].get_room(room_id)
+        await room.get_jupyter_ydoc()
+        return session, room
+
+    return _open
