@@ -1,0 +1,164 @@
+"""REST + websocket translation for the tutor (docs/api.md). No logic here."""
+
+from __future__ import annotations
+
+import json
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from ..tutor.service import Tutor, TutorInputError, TutorNotFound
+
+AUTH_RESOURCE = "ltt"
+
+
+def _user(handler) -> str:
+    user = handler.current_user
+    return getattr(user, "username", None) or str(user or "anonymous")
+
+
+class TutorAPIHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def tutor(self) -> Tutor:
+        tutor = self.settings.get("ltt_tutor")
+        if tutor is None:
+            raise web.HTTPError(503, "the tutor is not running")
+        return tutor
+
+    def body(self) -> dict:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "body must be JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "body must be a JSON object")
+        return body
+
+    async def call(self, coro):
+        """Domain errors -> 4xx JSON (APIHandler.write_error renders {"message", "reason"})."""
+        try:
+            return await coro
+        except TutorInputError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except TutorNotFound as e:
+            raise web.HTTPError(404, str(e)) from None
+
+
+class InfoHandler(TutorAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self):
+        self.finish(json.dumps(self.tutor.info()))
+
+
+class HistoryHandler(TutorAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self):
+        path = self.get_query_argument("path", None)
+        since = self.get_query_argument("since", None)
+        if since is not None:
+            try:
+                since = float(since)
+            except ValueError:
+                raise web.HTTPError(400, "'since' must be a number") from None
+        messages = await self.call(self.tutor.history(path, since))
+        path = await self.call(self.tutor.checked_path(path))
+        self.finish(json.dumps({"path": path, "messages": messages}))
+
+
+class AskHandler(TutorAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self):
+        b = self.body()
+        q, r = await self.call(self.tutor.ask(b.get("path"), b.get("text"), b.get("cell_id"), user=_user(self),
+                                              consent=b.get("consent") is True))
+        self.set_status(202)
+        self.finish(json.dumps({"question": q.to_json(), "reply": r.to_json()}))
+
+
+class MoreHandler(TutorAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self):
+        b = self.body()
+        q, r = await self.call(self.tutor.more(b.get("path"), b.get("cell_id"), user=_user(self),
+                                               consent=b.get("consent") is True))
+        self.set_status(202)
+        self.finish(json.dumps({"question": q.to_json(), "reply": r.to_json()}))
+
+
+class StopHandler(TutorAPIHandler):
+    @web.authenticated
+    @authorized
+    async def post(self):
+        b = self.body()
+        stopped = await self.call(self.tutor.stop_reply(b.get("path"), b.get("id")))
+        self.finish(json.dumps({"stopped": stopped}))
+
+
+class StreamHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
+    """Pushes every event of one notebook to the client, as JSON text frames."""
+
+    auth_resource = AUTH_RESOURCE
+    _unsubscribe = None
+
+    def set_default_headers(self):
+        """No JupyterHandler default headers on a websocket upgrade."""
+
+    @ws_authenticated
+    async def get(self, *args, **kwargs):
+        authorized_ = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))
+        if not authorized_:
+            raise web.HTTPError(403)
+        tutor = self.settings.get("ltt_tutor")
+        if tutor is None:
+            raise web.HTTPError(503, "the tutor is not running")
+        try:
+            self.path = await tutor.checked_path(self.get_query_argument("path", None))
+        except TutorInputError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except TutorNotFound as e:
+            raise web.HTTPError(404, str(e)) from None
+        self.tutor = tutor
+        await super().get(*args, **kwargs)
+
+    def open(self, *args, **kwargs):
+        super().open()
+        self._send({"type": "hello", "info": self.tutor.info()})
+        self._send(self.tutor.status(self.path))
+        self._unsubscribe = self.tutor.subscribe(self.path, self._send)
+
+    def _send(self, event: dict) -> None:
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        try:
+            fut = self.write_message(json.dumps(event))
+            fut.add_done_callback(lambda f: f.exception())  # a closed socket is not an error
+        except WebSocketClosedError:
+            pass
+
+    def on_message(self, message):
+        """The stream is one-way; requests go through REST."""
+
+    def on_close(self):
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+tutor_handlers = [
+    (r"/ltt/api/tutor/info", InfoHandler),
+    (r"/ltt/api/tutor/history", HistoryHandler),
+    (r"/ltt/api/tutor/ask", AskHandler),
+    (r"/ltt/api/tutor/more", MoreHandler),
+    (r"/ltt/api/tutor/stop", StopHandler),
+    (r"/ltt/api/tutor/stream", StreamHandler),
+]

@@ -1,0 +1,1 @@
+"""The tutor: pure domain (no tornado). See :mod:`ltt_ext.tutor.service`."""

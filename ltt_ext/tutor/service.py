@@ -1,0 +1,676 @@
+"""The tutor service: kernel listener, worker, engines, store and live push.
+
+How a hint travels: the shared kernel client calls :meth:`Tutor.listener_for`'s
+callback with each iopub message; the callback only enqueues. The worker task
+groups messages by their parent request into an :class:`Execution`, and on the
+``idle`` status maps kernel -> session -> notebook path (and the executed code
+to a notebook cell when the msg id carries no cell id). An execution that raised
+is recorded in the notebook's context, climbs the hint ladder, and (debounced,
+rate-limited) triggers a proactive hint: a message is stored in SQLite and
+pushed to every subscriber of that notebook; the engine (LLM or built-in) then
+fills it, streaming deltas; the final text is stored again. A browser that
+attaches later reads the stored history over REST.
+
+This module is pure domain: no tornado. The server side is reached through a
+*workspace* object (see :mod:`ltt_ext.workspace`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from traitlets import Bool, Enum, Float, Instance, Int, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from ..kernels.message import KernelMessage
+from ..llm import LLMError, OpenAIProvider, Usage
+from ..store import Message, Store
+from . import instructor, prompts
+from .budget import Budget
+from .builtin import BuiltinEngine
+from .context import Cell, ErrorInfo, Execution, NotebookContext, output_text
+from .policy import HintLadder, ProactiveGate
+from .text import estimate_tokens
+
+Event = dict[str, Any]
+Subscriber = Callable[[Event], Any]
+
+IOPUB_TYPES = ("execute_input", "stream", "execute_result", "display_data", "error", "status")
+
+
+class TutorInputError(ValueError):
+    """Bad input from a client (-> 400)."""
+
+
+class TutorNotFound(LookupError):
+    """Unknown notebook or message (-> 404)."""
+
+
+class Tutor(LoggingConfigurable):
+    """Follows what learners run, reacts to errors, answers questions."""
+
+    # -- engine -------------------------------------------------------------------------------------
+    engine = Enum(
+        ["auto", "builtin", "llm"], "auto", config=True,
+        help="'auto': the LLM when `model` is set, else the built-in offline engine.",
+    )
+    model = Unicode("", config=True, help="Chat model name at the OpenAI-compatible endpoint (empty: no LLM).")
+    base_url = Unicode(
+        None, allow_none=True, config=True,
+        help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (default: $OPENAI_BASE_URL, else OpenAI).",
+    )
+    api_key = Unicode(
+        None, allow_none=True, config=True,
+        help="API key (default: $OPENAI_API_KEY). Stays on the server.",
+    )
+    timeout = Float(60.0, config=True, help="Seconds to wait for the LLM (connection, and between streamed chunks).")
+    max_retries = Int(1, config=True, help="Retries of a failed LLM request (by the openai client).")
+    max_tokens = Int(600, config=True, help="Max completion tokens per answer (0: the server's default).")
+    temperature = Float(0.2, config=True, help="Sampling temperature.")
+    concurrency = Int(4, config=True, help="Max simultaneous LLM requests for the whole server.")
+    stream_usage = Bool(True, config=True, help="Ask for token usage in streams (stream_options.include_usage).")
+
+    # -- pedagogy -----------------------------------------------------------------------------------
+    allow_solutions = Bool(False, config=True, help="Allow the tutor to show corrected code when asked.")
+    instructor_file = Unicode(
+        "TUTOR.md", config=True,
+        help="Instructor notes looked up beside the notebook, then in parent folders. Never sent to browsers; "
+        "sections titled 'Solution'/'Answer' never leave the server.",
+    )
+    context_tokens = Int(3000, config=True, help="Token budget of the notebook context in a prompt.")
+    history_executions = Int(20, config=True, help="Executions remembered per notebook.")
+    consent_required = Bool(
+        False, config=True,
+        help="Only send notebook content to the LLM when the request carries consent (front end asks the learner).",
+    )
+
+    # -- proactive hints ----------------------------------------------------------------------------
+    proactive = Bool(True, config=True, help="Give a hint on its own when a cell raises.")
+    proactive_delay = Float(1.0, config=True, help="Debounce: seconds an error burst must be quiet before the hint.")
+    proactive_interval = Float(15.0, config=True, help="At most one proactive hint per notebook per this many seconds.")
+
+    # -- budget -------------------------------------------------------------------------------------
+    tokens_per_hour = Int(50_000, config=True, help="LLM tokens per learner per hour (0: unlimited).")
+    requests_per_minute = Int(10, config=True, help="Questions per learner per minute (0: unlimited).")
+
+    # -- plumbing -----------------------------------------------------------------------------------
+    db_path = Unicode(config=True, help="SQLite file of conversations and hints (':memory:' for tests).")
+    queue_size = Int(10_000, config=True, help="Kernel messages buffered for the worker; the oldest are dropped.")
+
+    workspace = Instance(object, allow_none=True)
+
+    @default("db_path")
+    def _default_db_path(self):
+        from jupyter_core.paths import jupyter_data_dir
+
+        return os.path.join(jupyter_data_dir(), "ltt_ext", "tutor.sqlite")
+
+    msg_types = [(t, "iopub") for t in IOPUB_TYPES]
+
+    def __init__(self, workspace=None, store: Store | None = None, **kwargs):
+        super().__init__(workspace=workspace, **kwargs)
+        self._store = store
+        self.builtin = BuiltinEngine()
+        self.ladder = HintLadder()
+        self.gate = ProactiveGate(self.proactive_interval)
+        self.budget = Budget(self.tokens_per_hour, self.requests_per_minute)
+        self._llm: OpenAIProvider | None = None
+        self._llm_sem: asyncio.Semaphore | None = None
+        self._listeners: dict[str, Callable] = {}
+        self._queue: deque[tuple[str, KernelMessage]] = deque()
+        self.dropped = 0
+        self._wakeup: asyncio.Event | None = None
+        self._worker: asyncio.Task | None = None
+        self._pending: dict[tuple[str, str], Execution] = {}
+        self._kernel_paths: dict[str, tuple[str | None, float]] = {}
+        self._kernel_states: dict[str, str] = {}
+        self._contexts: dict[str, NotebookContext] = {}
+        self._subscribers: dict[str, list[Subscriber]] = {}
+        self._active: dict[str, tuple[Message, asyncio.Task]] = {}
+        self._debounce: dict[str, asyncio.Task] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._learner_of: dict[str, str] = {}
+        self._stopping = False
+
+    # ------------------------------------------------------------------------------------------------
+    # configuration views
+    @property
+    def llm_enabled(self) -> bool:
+        if self.engine == "builtin":
+            return False
+        return bool(self.model)
+
+    @property
+    def llm(self) -> OpenAIProvider:
+        if self._llm is None:
+            self._llm = OpenAIProvider(
+                model=self.model, base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
+                max_retries=self.max_retries, max_tokens=self.max_tokens, temperature=self.temperature,
+                stream_usage=self.stream_usage,
+            )
+        return self._llm
+
+    @property
+    def store(self) -> Store:
+        if self._store is None or self._store.closed:
+            self._store = Store(self.db_path)
+        return self._store
+
+    def info(self) -> dict:
+        """What the front end may know: never a key or an endpoint."""
+        return {
+            "engine": "llm" if self.llm_enabled else "builtin",
+            "model": self.model if self.llm_enabled else None,
+            "proactive": self.proactive,
+            "allow_solutions": self.allow_solutions,
+            "consent_required": self.consent_required and self.llm_enabled,
+        }
+
+    # ------------------------------------------------------------------------------------------------
+    # lifecycle
+    async def start(self) -> None:
+        self._stopping = False
+        n = self.store.mark_interrupted("stopped")
+        if n:
+            self.log.info("ltt tutor: closed %d answers left streaming by a previous server", n)
+        self._ensure_worker()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        tasks = [t for _, t in self._active.values()] + list(self._debounce.values()) + list(self._tasks)
+        if self._worker is not None:
+            tasks.append(self._worker)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._worker = None
+        self._queue.clear()
+        if self._llm is not None:
+            try:
+                await self._llm.close()
+            except Exception:
+                pass
+            self._llm = None
+        if self._store is not None:
+            self._store.close()
+
+    # ------------------------------------------------------------------------------------------------
+    # kernel side: the listener only enqueues
+    def listener_for(self, kernel_id: str) -> Callable[[str, list], None]:
+        cb = self._listeners.get(kernel_id)
+        if cb is None:
+
+            def on_kernel_message(channel: str, parts) -> None:
+                if self._stopping:
+                    return
+                msg = parts if isinstance(parts, KernelMessage) else KernelMessage(channel, parts)
+                if len(self._queue) >= self.queue_size:
+                    self._queue.popleft()
+                    self.dropped += 1
+                self._queue.append((kernel_id, msg))
+                if self._ensure_worker():
+                    self._wakeup.set()
+
+            cb = self._listeners[kernel_id] = on_kernel_message
+        return cb
+
+    def forget_kernel(self, kernel_id: str) -> None:
+        self._listeners.pop(kernel_id, None)
+        self._kernel_paths.pop(kernel_id, None)
+        self._kernel_states.pop(kernel_id, None)
+        for key in [k for k in self._pending if k[0] == kernel_id]:
+            del self._pending[key]
+
+    def _ensure_worker(self) -> bool:
+        if self._worker is not None and not self._worker.done():
+            return True
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        if self._stopping:
+            return False
+        self._wakeup = asyncio.Event()
+        self._worker = asyncio.create_task(self._work(), name="ltt-tutor-worker")
+        return True
+
+    async def _work(self) -> None:
+        while True:
+            while not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            kernel_id, msg = self._queue.popleft()
+            try:
+                await self._handle(kernel_id, msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("ltt tutor: failed to handle a %s message", msg.msg_type)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every queued kernel message was handled (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while self._queue and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def _handle(self, kernel_id: str, msg: KernelMessage) -> None:
+        mt = msg.msg_type
+        key = (kernel_id, msg.parent_header.get("msg_id") or "")
+        if mt == "status":
+            state = msg.content.get("execution_state")
+            if state and self._kernel_states.get(kernel_id) != state:
+                self._kernel_states[kernel_id] = state
+                path = self._kernel_paths.get(kernel_id, (None, 0))[0]
+                if path:
+                    self.context(path).kernel_state = state
+                    self._publish_status(path)
+            if state == "idle" and key in self._pending:
+                await self._finalize(self._pending.pop(key))
+            return
+        if mt == "execute_input":
+            content = msg.content
+            self._pending[key] = Execution(
+                kernel_id=kernel_id, msg_id=key[1], code=str(content.get("code", "")),
+                execution_count=content.get("execution_count"), cell_id=msg.cell_id,
+            )
+            while len(self._pending) > 200:  # a kernel that died mid-run never sends idle
+                self._pending.pop(next(iter(self._pending)))
+            # resolve the notebook now so status pushes reach its subscribers
+            await self._path_for_kernel(kernel_id)
+            return
+        ex = self._pending.get(key)
+        if ex is None:
+            if mt != "error":
+                return
+            ex = self._pending[key] = Execution(kernel_id=kernel_id, msg_id=key[1], cell_id=msg.cell_id)
+        if mt == "error":
+            ex.error = ErrorInfo.from_content(msg.content)
+        else:
+            ex.add_output(output_text(mt, msg.content))
+
+    async def _path_for_kernel(self, kernel_id: str) -> str | None:
+        cached = self._kernel_paths.get(kernel_id)
+        if cached and (cached[0] or time.monotonic() - cached[1] < 2) and time.monotonic() - cached[1] < 10:
+            return cached[0]
+        path = None
+        if self.workspace is not None:
+            try:
+                path = await self.workspace.kernel_path(kernel_id)
+            except Exception:
+                self.log.debug("ltt tutor: no session for kernel %s", kernel_id, exc_info=True)
+        self._kernel_paths[kernel_id] = (path, time.monotonic())
+        return path
+
+    async def _finalize(self, ex: Execution) -> None:
+        ex.finished = time.time()
+        path = await self._path_for_kernel(ex.kernel_id)
+        if path is None:
+            return  # a console or a kernel without a notebook: nothing to tutor
+        ex.path = path
+        ctx = self.context(path)
+        ctx.kernel_id = ex.kernel_id
+        if ex.error is not None:
+            await self._refresh_cells(ctx)
+            if not ex.cell_id and ex.code:
+                cell = ctx.find_cell_by_source(ex.code)
+                if cell is not None:
+                    ex.cell_id = cell.id
+        ctx.record(ex)
+        if ex.error is None:
+            return
+        sig = ex.error.signature(ex.code)
+        self.ladder.on_error(path, ex.cell_id or sig, sig)
+        if self.proactive and not self._stopping:
+            old = self._debounce.pop(path, None)
+            if old is not None:
+                old.cancel()
+            self._debounce[path] = asyncio.create_task(self._proactive_after_quiet(path, ex))
+
+    async def _proactive_after_quiet(self, path: str, ex: Execution) -> None:
+        try:
+            await asyncio.sleep(self.proactive_delay)
+        finally:
+            if self._debounce.get(path) is asyncio.current_task():
+                del self._debounce[path]
+        if not self.gate.allow(path, time.monotonic()):
+            return
+        try:
+            sig = ex.error.signature(ex.code)
+            level = self.ladder.current(path, ex.cell_id or sig, sig)
+            learner = self._learner_of.get(path, "proactive")
+            reply = self._new_reply(path, "hint", ex, level, learner)
+            self._launch(reply, lambda r: self._produce_hint(r, ex, level, learner, request=None, consent=False))
+        except Exception:
+            self.log.exception("ltt tutor: proactive hint failed for %s", path)
+
+    # ------------------------------------------------------------------------------------------------
+    # notebook context
+    def context(self, path: str) -> NotebookContext:
+        ctx = self._contexts.get(path)
+        if ctx is None:
+            ctx = self._contexts[path] = NotebookContext(path, self.history_executions)
+        return ctx
+
+    async def _refresh_cells(self, ctx: NotebookContext) -> None:
+        if self.workspace is None:
+            return
+        try:
+            cells = await self.workspace.notebook_cells(ctx.path)
+        except Exception:
+            self.log.debug("ltt tutor: cannot read cells of %s", ctx.path, exc_info=True)
+            return
+        if cells is not None:
+            ctx.cells = [c if isinstance(c, Cell) else Cell(c.get("id"), c.get("cell_type", "code"), c.get("source", ""))
+                         for c in cells]
+
+    async def _notes(self, path: str) -> instructor.InstructorNotes | None:
+        if self.workspace is None or not self.instructor_file:
+            return None
+        for candidate in instructor.candidate_paths(path, self.instructor_file):
+            try:
+                text = await self.workspace.read_text(candidate)
+            except Exception:
+                text = None
+            if text:
+                return instructor.parse(candidate, text)
+        return None
+
+    # ------------------------------------------------------------------------------------------------
+    # requests from learners
+    async def _checked_path(self, path: Any) -> str:
+        if not isinstance(path, str) or not path.strip():
+            raise TutorInputError("'path' must be a notebook path")
+        try:
+            path = self.workspace.normalize_path(path) if self.workspace is not None else path
+        except ValueError as e:
+            raise TutorInputError(str(e)) from None
+        if self.workspace is not None and not await self.workspace.exists(path):
+            raise TutorNotFound(f"no such notebook: {path}")
+        return path
+
+    @staticmethod
+    def _checked_cell(cell_id: Any) -> str | None:
+        if cell_id is None or cell_id == "":
+            return None
+        if not isinstance(cell_id, str) or len(cell_id) > 200:
+            raise TutorInputError("'cell_id' must be a string")
+        return cell_id
+
+    def _over_budget(self, learner: str) -> str | None:
+        if not self.llm_enabled:
+            return None
+        return self.budget.check(learner, time.monotonic())
+
+    async def ask(self, path: Any, text: Any, cell_id: Any = None, user: str = "anonymous",
+                  consent: bool = False) -> tuple[Message, Message]:
+        path = await self._checked_path(path)
+        cell_id = self._checked_cell(cell_id)
+        if not isinstance(text, str) or not text.strip():
+            raise TutorInputError("'text' must be a non-empty string")
+        if len(text) > 20_000:
+            raise TutorInputError("'text' is too long (max 20000 characters)")
+        self._learner_of[path] = user
+        question = self._add(Message(path, "learner", "question", text=text, cell_id=cell_id, user=user))
+        ctx = self.context(path)
+        await self._refresh_cells(ctx)
+        limit = self._over_budget(user)
+        if limit:
+            return question, self._notice(path, limit, cell_id)
+        if self.llm_enabled:
+            self.budget.record_request(user, time.monotonic())
+        focus = self._focus(ctx, cell_id)
+        reply = self._new_reply(path, "answer", focus, None, user, cell_id=cell_id)
+        self._launch(reply, lambda r: self._produce_answer(r, text, focus, cell_id, user, consent))
+        return question, reply
+
+    async def more(self, path: Any, cell_id: Any = None, user: str = "anonymous",
+                   consent: bool = False) -> tuple[Message, Message]:
+        path = await self._checked_path(path)
+        cell_id = self._checked_cell(cell_id)
+        self._learner_of[path] = user
+        question = self._add(Message(path, "learner", "more", text="More help, please.", cell_id=cell_id, user=user))
+        ex = self.context(path).last_error_for(cell_id) or self._error_from_store(path, cell_id)
+        if ex is None:
+            return question, self._notice(
+                path, "There's no recent error to help with here. Run your code, or ask me a question.", cell_id,
+                role="tutor")
+        limit = self._over_budget(user)
+        if limit:
+            return question, self._notice(path, limit, cell_id)
+        if self.llm_enabled:
+            self.budget.record_request(user, time.monotonic())
+        sig = ex.error.signature(ex.code)
+        previous = self._last_hint_level(path, sig)
+        level = self.ladder.climb(path, ex.cell_id or sig, sig)
+        if previous:
+            level = max(level, min(previous + 1, 3))
+        reply = self._new_reply(path, "hint", ex, level, user)
+        self._launch(reply, lambda r: self._produce_hint(r, ex, level, user, request=None, consent=consent))
+        return question, reply
+
+    async def stop_reply(self, path: Any, msg_id: Any) -> bool:
+        path = await self._checked_path(path)
+        if not isinstance(msg_id, str) or not msg_id:
+            raise TutorInputError("'id' must be a message id")
+        entry = self._active.get(msg_id)
+        if entry is None or entry[0].path != path:
+            return False
+        entry[1].cancel()
+        await asyncio.wait([entry[1]])
+        return True
+
+    async def history(self, path: Any, since: float | None = None) -> list[dict]:
+        path = await self._checked_path(path)
+        out = []
+        for m in self.store.history(path, since):
+            live = self._active.get(m.id)
+            out.append((live[0] if live else m).to_json())
+        return out
+
+    def subscribe(self, path: str, callback: Subscriber) -> Callable[[], None]:
+        """Push every event of ``path`` to ``callback`` (sync, must not block) until unsubscribed."""
+        subs = self._subscribers.setdefault(path, [])
+        subs.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in subs:
+                subs.remove(callback)
+            if not subs and self._subscribers.get(path) is subs:
+                del self._subscribers[path]
+
+        return unsubscribe
+
+    async def checked_path(self, path: Any) -> str:
+        """Validate a notebook path the way every request does (for the websocket handler)."""
+        return await self._checked_path(path)
+
+    def status(self, path: str) -> Event:
+        ctx = self._contexts.get(path)
+        thinking = any(m.path == path for m, _ in self._active.values())
+        return {"type": "status", "kernel_state": ctx.kernel_state if ctx else None, "thinking": thinking}
+
+    # ------------------------------------------------------------------------------------------------
+    # messages
+    def _publish(self, path: str, event: Event) -> None:
+        for cb in list(self._subscribers.get(path, ())):
+            try:
+                cb(event)
+            except Exception:
+                self.log.debug("ltt tutor: subscriber failed", exc_info=True)
+
+    def _publish_status(self, path: str) -> None:
+        self._publish(path, self.status(path))
+
+    def _add(self, msg: Message) -> Message:
+        self.store.add(msg)
+        self._publish(msg.path, {"type": "message", "message": msg.to_json()})
+        return msg
+
+    def _notice(self, path: str, text: str, cell_id: str | None, role: str = "system") -> Message:
+        return self._add(Message(path, role, "notice", text=text, cell_id=cell_id))
+
+    def _new_reply(self, path: str, kind: str, ex: Execution | None, level: int | None, learner: str,
+                   cell_id: str | None = None) -> Message:
+        extra = {}
+        if ex is not None and ex.error is not None:
+            # kept server-side so "more help" still works after a restart
+            extra = {"code": ex.code[:20_000], "error": {"ename": ex.error.ename, "evalue": ex.error.evalue,
+                                                         "traceback": ex.error.traceback[-20:]},
+                     "signature": ex.error.signature(ex.code), "execution_count": ex.execution_count}
+        msg = Message(
+            path, "tutor", kind, cell_id=cell_id or (ex.cell_id if ex else None),
+            kernel_id=ex.kernel_id if ex else None, level=level, status="streaming",
+            engine="llm" if self.llm_enabled else "builtin", model=self.model if self.llm_enabled else None,
+            user=learner, extra=extra,
+        )
+        return self._add(msg)
+
+    def _error_from_store(self, path: str, cell_id: str | None) -> Execution | None:
+        hint = self.store.latest(path, kind="hint", cell_id=cell_id)
+        if hint is None or not hint.extra.get("error"):
+            return None
+        e = hint.extra["error"]
+        ex = Execution(kernel_id=hint.kernel_id or "", msg_id="", code=hint.extra.get("code", ""),
+                       execution_count=hint.extra.get("execution_count"), cell_id=hint.cell_id, path=path)
+        ex.error = ErrorInfo(e.get("ename", "Error"), e.get("evalue", ""), list(e.get("traceback") or []))
+        return ex
+
+    def _last_hint_level(self, path: str, signature: str) -> int | None:
+        hint = self.store.latest(path, kind="hint")
+        if hint is not None and hint.extra.get("signature") == signature:
+            return hint.level
+        return None
+
+    @staticmethod
+    def _focus(ctx: NotebookContext, cell_id: str | None) -> Execution | None:
+        """The error a question is most likely about: the latest execution (of that cell), if it failed."""
+        for ex in reversed(ctx.executions):
+            if cell_id is None or ex.cell_id == cell_id:
+                return ex if ex.error is not None else None
+        return None
+
+    def _launch(self, reply: Message, produce: Callable[[Message], Any]) -> None:
+        task = asyncio.create_task(self._run(reply, produce))
+        self._active[reply.id] = (reply, task)
+        self._publish_status(reply.path)
+
+    async def _run(self, reply: Message, produce) -> None:
+        try:
+            await produce(reply)
+            reply.status = "done"
+        except asyncio.CancelledError:
+            reply.status = "stopped"
+        except Exception:
+            self.log.exception("ltt tutor: answer failed")
+            reply.status = "error"
+            reply.text += "\n\n_Sorry — the tutor failed to answer. Please try again._"
+        finally:
+            self._active.pop(reply.id, None)
+            try:
+                if not self.store.closed:
+                    self.store.update(reply)
+            except Exception:
+                self.log.exception("ltt tutor: cannot store message %s", reply.id)
+            self._publish(reply.path, {"type": "update", "message": reply.to_json()})
+            self._publish_status(reply.path)
+
+    # ------------------------------------------------------------------------------------------------
+    # engines
+    def _use_llm(self, consent: bool) -> bool:
+        return self.llm_enabled and (consent or not self.consent_required)
+
+    async def _produce_hint(self, reply: Message, ex: Execution, level: int, learner: str, request, consent):
+        ctx = self.context(reply.path)
+        names = ctx.names()
+        if self._use_llm(consent) and not self._over_budget_tokens(learner):
+            notes = await self._notes(reply.path)
+            messages = prompts.hint_messages(ctx.render(ex, self.context_tokens), level, self.allow_solutions,
+                                             notes, request)
+            try:
+                await self._stream_llm(reply, messages, learner, notes)
+                return
+            except LLMError as e:
+                self._fallback(reply, e.reason, self.builtin.hint(ex.error, ex.code, level, names))
+                return
+        self._builtin(reply, self.builtin.hint(ex.error, ex.code, level, names))
+
+    async def _produce_answer(self, reply: Message, question: str, focus: Execution | None, cell_id, learner, consent):
+        ctx = self.context(reply.path)
+        names = ctx.names()
+        level = 1
+        if focus is not None:
+            sig = focus.error.signature(focus.code)
+            level = self.ladder.current(reply.path, focus.cell_id or sig, sig)
+        offline = self.builtin.answer(question, focus.error if focus else None, focus.code if focus else "",
+                                      level, names)
+        if self._use_llm(consent):
+            notes = await self._notes(reply.path)
+            cell_md = None
+            if focus is None and cell_id:
+                cell = next((c for c in ctx.cells if c.id == cell_id), None)
+                if cell is not None:
+                    cell_md = f"## The cell the learner asks about\n```python\n{cell.source}\n```\n"
+            turns = [(m.role, m.text) for m in self.store.history(reply.path)[-9:-1]
+                     if m.role in ("learner", "tutor") and m.text and m.status == "done"][-6:]
+            messages = prompts.question_messages(question, ctx.render(focus, self.context_tokens, cell_md),
+                                                 self.allow_solutions, notes, turns)
+            try:
+                await self._stream_llm(reply, messages, learner, notes)
+                return
+            except LLMError as e:
+                self._fallback(reply, e.reason, offline)
+                return
+        if self.llm_enabled and not consent:
+            offline = "_Your notebook is only sent to the AI tutor with your consent._\n\n" + offline
+        self._builtin(reply, offline)
+
+    def _over_budget_tokens(self, learner: str) -> bool:
+        return bool(self.budget.tokens_per_hour) and \
+            self.budget.tokens_used(learner, time.monotonic()) >= self.budget.tokens_per_hour
+
+    def _builtin(self, reply: Message, text: str) -> None:
+        reply.engine, reply.model = "builtin", None
+        reply.text = text
+        self._publish(reply.path, {"type": "delta", "id": reply.id, "text": text})
+
+    def _fallback(self, reply: Message, reason: str, text: str) -> None:
+        """The LLM failed: say so, and give the offline answer instead (the question is kept)."""
+        self.log.warning("ltt tutor: LLM failed (%s); using the built-in engine", reason)
+        reply.engine, reply.model = "builtin", None
+        reply.text = f"_The AI tutor is unavailable right now ({reason}), so here is the offline tutor's help._\n\n{text}"
+        reply.extra["llm_error"] = reason
+
+    async def _stream_llm(self, reply: Message, messages: list[dict], learner: str, notes) -> None:
+        if self._llm_sem is None:
+            self._llm_sem = asyncio.Semaphore(max(1, self.concurrency))
+        reply.engine, reply.model = "llm", self.model
+        usage: Usage | None = None
+        failed = False
+        try:
+            async with self._llm_sem:
+                async for item in self.llm.stream(messages):
+                    if isinstance(item, Usage):
+                        usage = item
+                        continue
+                    reply.text += item
+                    self._publish(reply.path, {"type": "delta", "id": reply.id, "text": item})
+        except LLMError:
+            failed = True
+            raise
+        finally:
+            if not failed:
+                self._account(reply, messages, learner, usage, notes)
+
+    def _account(self, reply: Message, messages, learner: str, usage: Usage | None, notes) -> None:
+        """Record tokens (even when stopped: they were spent) and scrub copied instructor lines."""
+        if usage is None:
+            usage = Usage(sum(estimate_tokens(m["content"]) for m in messages), estimate_tokens(reply.text))
+        reply.prompt_tokens, reply.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        self.budget.record_tokens(learner, usage.prompt_tokens + usage.completion_tokens, time.monotonic())
+        reply.text = instructor.redact_verbatim(reply.text, notes)

@@ -1,0 +1,78 @@
+"""The OpenAI-compatible provider against the real fake server of ltt_ext.pytest_plugin."""
+
+import asyncio
+
+import pytest
+
+from ltt_ext.llm import LLMError, OpenAIProvider, Usage
+from ltt_ext.pytest_plugin import Reply
+
+MSGS = [{"role": "user", "content": "hello"}]
+
+
+def provider(llm, **kw):
+    return OpenAIProvider(model="fake-tutor", base_url=llm.base_url, api_key="k", timeout=kw.pop("timeout", 5),
+                          max_retries=0, **kw)
+
+
+async def collect(p):
+    out = []
+    async for item in p.stream(MSGS):
+        out.append(item)
+    return out
+
+
+async def test_stream_tokens_and_usage(ltt_fake_llm):
+    ltt_fake_llm.script("Look at line two.")
+    p = provider(ltt_fake_llm)
+    items = await collect(p)
+    assert "".join(i for i in items if isinstance(i, str)) == "Look at line two."
+    assert len([i for i in items if isinstance(i, str)]) == 4
+    assert isinstance(items[-1], Usage) and items[-1].completion_tokens == 4
+    body = ltt_fake_llm.requests[0]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert body["messages"] == MSGS and body["model"] == "fake-tutor"
+    text, usage = await p.complete(MSGS)
+    assert text == ltt_fake_llm.default_reply and usage.prompt_tokens >= 1
+    await p.close()
+
+
+@pytest.mark.parametrize("mode", ["error", "malformed"])
+async def test_failures_are_llm_errors(ltt_fake_llm, mode):
+    ltt_fake_llm.script(Reply(text="one two three", mode=mode))
+    p = provider(ltt_fake_llm)
+    with pytest.raises(LLMError) as e:
+        await collect(p)
+    assert ("HTTP 500" in e.value.reason) if mode == "error" else ("unreadable" in e.value.reason)
+    await p.close()
+
+
+async def test_hang_times_out(ltt_fake_llm):
+    ltt_fake_llm.script(Reply(mode="hang"))
+    p = provider(ltt_fake_llm, timeout=0.5)
+    with pytest.raises(LLMError) as e:
+        await asyncio.wait_for(collect(p), 10)
+    assert "too long" in e.value.reason
+    await p.close()
+
+
+async def test_cancel_closes_the_stream(ltt_fake_llm):
+    ltt_fake_llm.script(Reply(text="a " * 50, token_delay=0.05))
+    p = provider(ltt_fake_llm)
+    got = []
+
+    async def consume():
+        async for item in p.stream(MSGS):
+            got.append(item)
+
+    task = asyncio.create_task(consume())
+    while len(got) < 2:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    for _ in range(100):
+        if ltt_fake_llm.active == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert ltt_fake_llm.active == 0 and len(got) < 50
+    await p.close()

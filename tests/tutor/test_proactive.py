@@ -1,0 +1,80 @@
+"""A cell that raises, run with no browser attached, yields a stored hint a later subscriber reads."""
+
+import json
+
+from ltt_ext.testing import wait_until
+
+TUTOR_MD = """# Lesson 1
+## Objectives
+Learners practise defining variables before using them.
+## Common pitfalls
+Misspelled variable names are frequent in this exercise.
+## Solution
+total_price = price * quantity_secret_42
+"""
+
+
+async def history(jp_fetch, path, **params):
+    r = await jp_fetch("ltt", "api", "tutor", "history", params={"path": path, **params})
+    return json.loads(r.body)["messages"]
+
+
+async def test_proactive_hint_reaches_a_late_subscriber(
+    jp_fetch, jp_ws_fetch, jp_root_dir, ltt_fake_llm, ltt_notebook, ltt_tutor
+):
+    (jp_root_dir / "course").mkdir()
+    (jp_root_dir / "course" / "TUTOR.md").write_text(TUTOR_MD)
+    ltt_fake_llm.script("Look at **line 2**: is `quantitty` spelled like the name you defined?")
+    nb = await ltt_notebook("course/week1/lesson.ipynb",
+                            {"c1": "price = 3\nquantity = 2", "c2": "x = 1\ntotal = price * quantitty"})
+    await nb.run_cell("c1")
+    await nb.run_cell("c2")
+
+    msgs = await wait_until(lambda: [m for m in ltt_tutor.store.history(nb.path)
+                                     if m.kind == "hint" and m.status == "done"], timeout=60)
+    hint = msgs[0]
+    assert hint.engine == "llm" and hint.model == "fake-tutor" and hint.level == 1
+    assert hint.cell_id == "c2" and hint.kernel_id == nb.kernel_id  # matched by source: REST runs carry no cell id
+    assert "line 2" in hint.text and hint.completion_tokens > 0 and hint.prompt_tokens > 0
+
+    # what the LLM saw: the failing cell and the traceback, the objectives, never the solution
+    assert len(ltt_fake_llm.requests) == 1
+    prompt = ltt_fake_llm.prompts[0]
+    assert "total = price * quantitty" in prompt
+    assert "NameError" in prompt and "name 'quantitty' is not defined" in prompt and "Traceback" in prompt
+    assert "\x1b[" not in prompt
+    assert "price = 3\nquantity = 2" in prompt  # the cell it depends on
+    assert "Misspelled variable names" in prompt
+    assert "quantity_secret_42" not in prompt and "Solution" not in prompt
+
+    # a browser attaching later: hello, then the stored history over REST
+    ws = await jp_ws_fetch("ltt", "api", "tutor", "stream", params={"path": nb.path})
+    hello = json.loads(await ws.read_message())
+    assert hello["type"] == "hello" and hello["info"]["engine"] == "llm"
+    assert "sk-test" not in json.dumps(hello) and "127.0.0.1" not in json.dumps(hello)
+    got = await history(jp_fetch, nb.path)
+    assert [m["kind"] for m in got] == ["hint"] and got[0]["text"] == hint.text
+    assert "TUTOR" not in json.dumps(got) and "quantity_secret_42" not in json.dumps(got)
+
+    # then it follows live: a question streams to it
+    ltt_fake_llm.script("Compare the two spellings.")
+    r = await jp_fetch("ltt", "api", "tutor", "ask", method="POST",
+                       body=json.dumps({"path": nb.path, "text": "why does it fail?", "cell_id": "c2"}))
+    assert r.code == 202
+    reply_id = json.loads(r.body)["reply"]["id"]
+    events = []
+    while not (events and events[-1]["type"] == "update" and events[-1]["message"]["id"] == reply_id):
+        events.append(json.loads(await ws.read_message()))
+    kinds = [(e["type"], e.get("message", {}).get("kind")) for e in events if e["type"] in ("message", "update")]
+    assert ("message", "question") in kinds and ("message", "answer") in kinds
+    deltas = "".join(e["text"] for e in events if e["type"] == "delta" and e["id"] == reply_id)
+    assert deltas == "Compare the two spellings." == events[-1]["message"]["text"]
+    assert events[-1]["message"]["status"] == "done"
+    # the question's prompt carries the conversation and the error it is about
+    assert "why does it fail?" in ltt_fake_llm.prompts[1] and "quantitty" in ltt_fake_llm.prompts[1]
+
+    # since= catches up without duplicates
+    newest = max(m["updated"] for m in got)
+    later = await history(jp_fetch, nb.path, since=str(newest))
+    assert [m["kind"] for m in later] == ["question", "answer"]
+    ws.close()
