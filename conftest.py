@@ -10,7 +10,11 @@ def jp_server_config(tmp_path):
     """Enable ltt_ext the way users do (it requires jupyter_server_documents)."""
     return {
         "ServerApp": {
-            "jpserver_extensions": {"ltt_ext": True, "jupyter_server_documents": True},
+            "jpserver_extensions": {
+                "ltt_ext": True,
+                "jupyter_server_documents": True,
+                "jupyter_server_fileid": True,
+            },
         },
         # A real file: the fileid extension refuses to load without a writable db.
         "BaseFileIdManager": {"db_path": str(tmp_path / "file_id_manager.db")},

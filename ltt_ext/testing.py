@@ -97,7 +97,22 @@ class KernelWS:
 
 
 def read_notebook(root, path):
-    return nbformat.read(root / path, as_version=4)
+    """The notebook on disk, or None while the server is halfway through writing it."""
+    try:
+        return nbformat.read(root / path, as_version=4)
+    except (ValueError, nbformat.reader.NotJSONError):
+        return None
+
+
+async def wait_for_cell(root, path, index, predicate, timeout: float = 60.0):
+    """Wait until cell ``index`` of the notebook on disk satisfies ``predicate``; return it."""
+
+    def check():
+        nb = read_notebook(root, path)
+        cell = nb.cells[index] if nb is not None else None
+        return cell if cell is not None and predicate(cell) else None
+
+    return await wait_until(check, timeout=timeout)
 
 
 async def wait_until(predicate, timeout: float = 60.0, interval: float = 0.05):

@@ -21,6 +21,13 @@ from .writer import NotebookWriter
 class SharedClientNotebookRoom(YNotebookRoom):
     """A notebook room whose executions go through the kernel's shared client."""
 
+    _running = 0  # cells of this room being executed by its worker right now
+
+    @property
+    def has_pending_executions(self) -> bool:
+        queue = self._execution_queue
+        return self._running > 0 or (queue is not None and not queue.empty())
+
     @property
     def writer(self) -> NotebookWriter | None:
         return getattr(self.parent, "writer", None)
@@ -57,6 +64,7 @@ class SharedClientNotebookRoom(YNotebookRoom):
         if not self._shared():
             return await super()._run_item(item)
         ycell = item.ycell
+        self._running += 1
         try:
             await execute(
                 self._kernel_manager, str(ycell.get("source", "")), timeout=None,
@@ -65,6 +73,7 @@ class SharedClientNotebookRoom(YNotebookRoom):
         except Exception as e:
             self.log.error("Cell %s execution failed: %s", item.cell_id, e)
         finally:
+            self._running -= 1
             # The writer set it at the kernel's idle status; this covers interrupts/restarts.
             ycell["execution_state"] = "idle"
 
@@ -86,6 +95,8 @@ class SharedClientYRoomManager(YRoomManager):
         return yroom
 
     def _should_free_room(self, room) -> bool:
+        if getattr(room, "has_pending_executions", False):
+            return False
         km = getattr(room, "_kernel_manager", None)
         if km is not None and getattr(km, "execution_state", None) == "busy":
             return False

@@ -152,9 +152,10 @@ class KernelNotebookWriter:
             self._clear(run)
         if output["output_type"] == "stream":
             last = youtputs[len(youtputs) - 1] if len(youtputs) else None
-            if (isinstance(last, Map) and last.get("output_type") == "stream"
-                    and last.get("name") == output["name"] and isinstance(last.get("text"), Text)):
-                last["text"] += output["text"]
+            text = last.get("text") if isinstance(last, Map) else None
+            if (isinstance(text, Text) and last.get("output_type") == "stream"
+                    and last.get("name") == output["name"]):
+                text.insert(len(text), output["text"])  # extend in place; never re-assign
                 return
             output["text"] = Text(output["text"])
         youtputs.append(Map(output))
