@@ -1,0 +1,111 @@
+"""Installing and enabling the extension, on real servers (in-process and as a subprocess)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from ltt_ext.testing import V1
+
+
+def jupyter(*args, env=None, **kw):
+    return subprocess.run([sys.executable, "-m", "jupyter", *args], capture_output=True, text=True,
+                          env=env, timeout=120, **kw)
+
+
+def test_extension_list_shows_ltt_ext_ok():
+    out = jupyter("server", "extension", "list")
+    text = out.stdout + out.stderr
+    for name in ("ltt_ext", "jupyter_server_documents", "jupyter_server_fileid"):
+        assert f"{name} \x1b[32menabled" in text or f"{name} enabled" in text, text
+    assert "ltt_ext 0.1.0 \x1b[32mOK" in text or "ltt_ext 0.1.0 OK" in text, text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server_subprocess(tmp_path):
+    """`jupyter server` as users run it (ltt_ext enabled by its installed config file)."""
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+           "JUPYTER_DATA_DIR": str(tmp_path / "data"), "PYTHONWARNINGS": "default"}
+    port, token = free_port(), "secret-token"
+    root = tmp_path / "root"
+    root.mkdir()
+    args = [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={port}",
+            "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            f"--BaseFileIdManager.db_path={tmp_path / 'fileid.db'}",
+            f"--Tutor.db_path={tmp_path / 'tutor.db'}"]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    log = open(tmp_path / "server.log", "w+")
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"server did not start:\n{log.read()}")
+            time.sleep(0.2)
+    yield proc, base, token, log
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+    log.close()
+
+
+def api(base, token, path, method="GET", body=None):
+    req = urllib.request.Request(f"{base}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read() or b"null")
+
+
+def test_a_real_server_runs_cells_and_shuts_down_clean(server_subprocess):
+    from websocket import create_connection  # websocket-client, a jupyter_server dependency
+
+    from jupyter_client.session import Session
+    from jupyter_server.services.kernels.connection.base import (
+        deserialize_msg_from_ws_v1, serialize_msg_to_ws_v1)
+
+    proc, base, token, log = server_subprocess
+    kid = api(base, token, "/api/kernels", "POST", {"name": "python3"})["id"]
+    ws = create_connection(f"{base.replace('http', 'ws')}/api/kernels/{kid}/channels?token={token}",
+                           subprotocols=[V1], timeout=60)
+    session = Session()
+    msg = session.msg("execute_request", {"code": "print('hi')", "silent": False})
+    ws.send_binary(serialize_msg_to_ws_v1(
+        [session.pack(msg[k]) for k in ("header", "parent_header", "metadata", "content")], "shell"))
+    got = []
+    while True:
+        channel, parts = deserialize_msg_from_ws_v1(ws.recv())
+        header, parent, content = (json.loads(parts[i]) for i in (0, 1, 3))
+        if parent.get("msg_id") != msg["header"]["msg_id"]:
+            continue
+        got.append(header["msg_type"])
+        if header["msg_type"] == "status" and content["execution_state"] == "idle":
+            break
+    assert "stream" in got
+    ws.close()
+
+    proc.send_signal(signal.SIGTERM)  # graceful stop: kernels shut down, extensions stopped
+    assert proc.wait(60) == 0
+    log.seek(0)
+    output = log.read()
+    assert "Task was destroyed but it is pending" not in output
+    assert "Traceback" not in output, output
+    assert "Shutting down 1 kernel" in output or "Kernel shutdown" in output, output

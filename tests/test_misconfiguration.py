@@ -1,0 +1,28 @@
+"""Another extension replacing the kernel manager is reported in one clear line at start-up."""
+
+import pytest
+
+
+@pytest.fixture
+def jp_server_config(tmp_path):
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {
+                "ltt_ext": True,
+                "jupyter_server_documents": True,
+                "jupyter_server_fileid": True,
+                # Links after ltt_ext (alphabetical) and sets its own kernel manager class.
+                "nextgen_kernels_api": True,
+            },
+        },
+        "BaseFileIdManager": {"db_path": str(tmp_path / "fileid.db")},
+        "Tutor": {"db_path": str(tmp_path / "tutor.db")},
+    }
+
+
+async def test_overridden_kernel_manager_is_reported(capsys, jp_serverapp):
+    # capsys is requested first, so it holds what the server logged while starting.
+    err = capsys.readouterr().err
+    reported = [line for line in err.splitlines() if "ltt_ext: the kernel manager is" in line]
+    assert len(reported) == 1
+    assert "nextgen_kernels_api" in reported[0] and "overrode" in reported[0]
