@@ -22,6 +22,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import aclosing
 from typing import Any
 
 from traitlets import Bool, Enum, Float, Instance, Int, Unicode, default
@@ -97,6 +98,12 @@ class Tutor(LoggingConfigurable):
     # -- budget -------------------------------------------------------------------------------------
     tokens_per_hour = Int(50_000, config=True, help="LLM tokens per learner per hour (0: unlimited).")
     requests_per_minute = Int(10, config=True, help="Questions per learner per minute (0: unlimited).")
+    budget_scope = Enum(
+        ["server", "user"], "server", config=True,
+        help="Who a budget belongs to. 'server': one learner per server (JupyterHub, a laptop; token-authenticated "
+        "requests get a fresh anonymous identity each, so per-user would be bypassable); 'user': per username, "
+        "for shared servers with real identities.",
+    )
 
     # -- plumbing -----------------------------------------------------------------------------------
     db_path = Unicode(config=True, help="SQLite file of conversations and hints (':memory:' for tests).")
@@ -343,7 +350,7 @@ class Tutor(LoggingConfigurable):
         try:
             sig = ex.error.signature(ex.code)
             level = self.ladder.current(path, ex.cell_id or sig, sig)
-            learner = self._learner_of.get(path, "proactive")
+            learner = self._learner_of.get(path) or self.learner_key(None)
             reply = self._new_reply(path, "hint", ex, level, learner)
             self._launch(reply, lambda r: self._produce_hint(r, ex, level, learner, request=None, consent=False))
         except Exception:
@@ -402,6 +409,9 @@ class Tutor(LoggingConfigurable):
             raise TutorInputError("'cell_id' must be a string")
         return cell_id
 
+    def learner_key(self, username: str | None) -> str:
+        return (username or "anonymous") if self.budget_scope == "user" else "server"
+
     def _over_budget(self, learner: str) -> str | None:
         if not self.llm_enabled:
             return None
@@ -415,8 +425,8 @@ class Tutor(LoggingConfigurable):
             raise TutorInputError("'text' must be a non-empty string")
         if len(text) > 20_000:
             raise TutorInputError("'text' is too long (max 20000 characters)")
-        self._learner_of[path] = user
         question = self._add(Message(path, "learner", "question", text=text, cell_id=cell_id, user=user))
+        user = self._learner_of[path] = self.learner_key(user)
         ctx = self.context(path)
         await self._refresh_cells(ctx)
         limit = self._over_budget(user)
@@ -433,8 +443,8 @@ class Tutor(LoggingConfigurable):
                    consent: bool = False) -> tuple[Message, Message]:
         path = await self._checked_path(path)
         cell_id = self._checked_cell(cell_id)
-        self._learner_of[path] = user
         question = self._add(Message(path, "learner", "more", text="More help, please.", cell_id=cell_id, user=user))
+        user = self._learner_of[path] = self.learner_key(user)
         ex = self.context(path).last_error_for(cell_id) or self._error_from_store(path, cell_id)
         if ex is None:
             return question, self._notice(
@@ -653,8 +663,8 @@ class Tutor(LoggingConfigurable):
         usage: Usage | None = None
         failed = False
         try:
-            async with self._llm_sem:
-                async for item in self.llm.stream(messages):
+            async with self._llm_sem, aclosing(self.llm.stream(messages)) as stream:
+                async for item in stream:
                     if isinstance(item, Usage):
                         usage = item
                         continue
