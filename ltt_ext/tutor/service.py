@@ -234,6 +234,12 @@ class Tutor(LoggingConfigurable):
         for key in [k for k in self._pending if k[0] == kernel_id]:
             del self._pending[key]
 
+    def kernel_restarted(self, kernel_id: str) -> None:
+        """Executions cut short by a restart never finish: drop them (the listener stays attached)."""
+        self._kernel_states.pop(kernel_id, None)
+        for key in [k for k in self._pending if k[0] == kernel_id]:
+            del self._pending[key]
+
     def _ensure_worker(self) -> bool:
         if self._worker is not None and not self._worker.done():
             return True

@@ -1,0 +1,108 @@
+"""The Tutor service without a Jupyter server: a tiny in-memory workspace and the fake LLM."""
+
+import asyncio
+
+import pytest
+
+from ltt_ext.pytest_plugin import Reply
+from ltt_ext.tutor.context import Cell
+from ltt_ext.tutor.service import Tutor, TutorInputError, TutorNotFound
+from ltt_ext.workspace import normalize_path
+
+
+class MemoryWorkspace:
+    def __init__(self, files):
+        self.files = files
+
+    normalize_path = staticmethod(normalize_path)
+
+    async def exists(self, path):
+        return path in self.files
+
+    async def kernel_path(self, kernel_id):
+        return "nb.ipynb"
+
+    async def notebook_cells(self, path):
+        return [Cell("c1", "code", "n = 0")]
+
+    async def read_text(self, path):
+        return self.files.get(path)
+
+
+async def done(tutor, msg_id):
+    for _ in range(500):
+        m = tutor.store.get(msg_id)
+        if m.status != "streaming":
+            return m
+        await asyncio.sleep(0.01)
+    raise AssertionError("reply never finished")
+
+
+@pytest.fixture
+def make_tutor(ltt_fake_llm, tmp_path):
+    made = []
+
+    def make(**kw):
+        t = Tutor(workspace=MemoryWorkspace({"nb.ipynb": "{}", "TUTOR.md": "## Solution\nsecret_fix()\n"}),
+                  model="fake-tutor", base_url=ltt_fake_llm.base_url, api_key="k", max_retries=0, timeout=5,
+                  db_path=str(tmp_path / f"t{len(made)}.db"), **kw)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        asyncio.get_event_loop().run_until_complete(t.stop())
+
+
+async def test_consent_required_keeps_notebooks_local_without_consent(make_tutor, ltt_fake_llm):
+    t = make_tutor(consent_required=True)
+    assert t.info()["consent_required"] is True
+    _, reply = await t.ask("nb.ipynb", "what is n?")
+    reply = await done(t, reply.id)
+    assert reply.engine == "builtin" and "consent" in reply.text and ltt_fake_llm.requests == []
+    _, reply = await t.ask("nb.ipynb", "what is n?", consent=True)
+    reply = await done(t, reply.id)
+    assert reply.engine == "llm" and len(ltt_fake_llm.requests) == 1
+    assert "secret_fix" not in ltt_fake_llm.prompts[0] and "Never give" in ltt_fake_llm.prompts[0]
+
+
+async def test_allow_solutions_changes_the_prompt(make_tutor, ltt_fake_llm):
+    t = make_tutor(allow_solutions=True)
+    _, reply = await t.ask("nb.ipynb", "show me the fix")
+    await done(t, reply.id)
+    assert "may show corrected code" in ltt_fake_llm.prompts[0] and "Never give" not in ltt_fake_llm.prompts[0]
+
+
+async def test_errors_and_subscribers(make_tutor, ltt_fake_llm):
+    t = make_tutor()
+    with pytest.raises(TutorInputError):
+        await t.ask("../x.ipynb", "hi")
+    with pytest.raises(TutorNotFound):
+        await t.ask("other.ipynb", "hi")
+    events = []
+    unsubscribe = t.subscribe("nb.ipynb", events.append)
+    ltt_fake_llm.script(Reply(text="one two three"))
+    _, reply = await t.ask("nb.ipynb", "hi")
+    await done(t, reply.id)
+    for _ in range(100):  # the update is published right after the store write
+        if events and events[-1]["type"] == "status" and not events[-1]["thinking"]:
+            break
+        await asyncio.sleep(0.01)
+    types = [e["type"] for e in events]
+    assert types[:3] == ["message", "message", "status"] and types.count("delta") == 3
+    assert events[-2]["type"] == "update" and events[-2]["message"]["text"] == "one two three"
+    assert events[-1] == {"type": "status", "kernel_state": None, "thinking": False}
+    unsubscribe()
+    await t.ask("nb.ipynb", "again")
+    assert len(events) == len(types)
+
+
+async def test_concurrency_limit(make_tutor, ltt_fake_llm):
+    t = make_tutor(concurrency=1)
+    ltt_fake_llm.script(Reply(text="slow " * 10, token_delay=0.02), Reply(text="second"))
+    _, r1 = await t.ask("nb.ipynb", "one")
+    _, r2 = await t.ask("nb.ipynb", "two")
+    await ltt_fake_llm.wait_for_requests(1)
+    await asyncio.sleep(0.1)
+    assert len(ltt_fake_llm.requests) == 1  # the second waits for the first
+    assert (await done(t, r2.id)).text == "second" and (await done(t, r1.id)).status == "done"
