@@ -1,0 +1,201 @@
+/**
+ * The ltt-ext tutor API (docs/api.md), spoken through JupyterLab's ServerConnection
+ * so that authentication (token, cookie, XSRF) is handled the Jupyter way.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+export type Role = 'learner' | 'tutor' | 'system';
+export type Kind = 'question' | 'more' | 'hint' | 'answer' | 'notice';
+export type Status = 'streaming' | 'done' | 'stopped' | 'error';
+
+/** A tutor conversation message, exactly as the server sends it. */
+export interface ITutorMessage {
+  id: string;
+  path: string;
+  role: Role;
+  kind: Kind;
+  text: string;
+  cell_id?: string | null;
+  kernel_id?: string | null;
+  level?: number | null;
+  engine?: 'builtin' | 'llm' | null;
+  model?: string | null;
+  status: Status;
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  created: number;
+  updated: number;
+}
+
+export interface ITutorInfo {
+  engine: 'builtin' | 'llm' | string;
+  model?: string | null;
+  proactive?: boolean;
+  allow_solutions?: boolean;
+  consent_required?: boolean;
+}
+
+export interface IAskReply {
+  question: ITutorMessage;
+  reply: ITutorMessage;
+}
+
+/** Server → client websocket frames. */
+export type StreamFrame =
+  | { type: 'hello'; info: ITutorInfo }
+  | { type: 'message'; message: ITutorMessage }
+  | { type: 'update'; message: ITutorMessage }
+  | { type: 'delta'; id: string; text: string }
+  | {
+      type: 'status';
+      kernel_state?: string | null;
+      thinking?: boolean;
+    };
+
+/** An HTTP error from the tutor API, with the server's JSON message when there is one. */
+export class TutorApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly reason?: string | null
+  ) {
+    super(message);
+  }
+}
+
+const API = 'ltt/api/tutor';
+
+export class TutorClient {
+  constructor(readonly settings: ServerConnection.ISettings) {}
+
+  private async request<T>(
+    endpoint: string,
+    init: RequestInit = {},
+    query: Record<string, string> = {}
+  ): Promise<T> {
+    let url = URLExt.join(this.settings.baseUrl, API, endpoint);
+    const q = URLExt.objectToQueryString(query);
+    if (q && q !== '?') {
+      url += q;
+    }
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, this.settings);
+    } catch (err) {
+      throw new TutorApiError(0, `The server could not be reached (${err}).`);
+    }
+    let data: any = null;
+    const text = await response.text();
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    if (!response.ok) {
+      const message =
+        (data && typeof data.message === 'string' && data.message) ||
+        response.statusText ||
+        `HTTP ${response.status}`;
+      throw new TutorApiError(response.status, message, data?.reason ?? null);
+    }
+    return data as T;
+  }
+
+  info(): Promise<ITutorInfo> {
+    return this.request<ITutorInfo>('info');
+  }
+
+  async history(path: string, since?: number): Promise<ITutorMessage[]> {
+    const query: Record<string, string> = { path };
+    if (since !== undefined && since > 0) {
+      query.since = String(since);
+    }
+    const data = await this.request<{ messages: ITutorMessage[] }>(
+      'history',
+      {},
+      query
+    );
+    return data?.messages ?? [];
+  }
+
+  ask(
+    path: string,
+    text: string,
+    cellId?: string | null,
+    consent = false
+  ): Promise<IAskReply> {
+    const body: Record<string, string | boolean> = { path, text };
+    if (cellId) {
+      body.cell_id = cellId;
+    }
+    if (consent) {
+      body.consent = true;
+    }
+    return this.request<IAskReply>('ask', {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
+
+  more(
+    path: string,
+    cellId?: string | null,
+    consent = false
+  ): Promise<IAskReply> {
+    const body: Record<string, string | boolean> = { path };
+    if (cellId) {
+      body.cell_id = cellId;
+    }
+    if (consent) {
+      body.consent = true;
+    }
+    return this.request<IAskReply>('more', {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
+
+  stop(path: string, id: string): Promise<{ stopped: boolean }> {
+    return this.request<{ stopped: boolean }>('stop', {
+      method: 'POST',
+      body: JSON.stringify({ path, id })
+    });
+  }
+
+  /** The websocket URL of a notebook's live stream (with the token when Jupyter appends it). */
+  streamUrl(path: string): string {
+    let url =
+      URLExt.join(this.settings.wsUrl, API, 'stream') +
+      `?path=${encodeURIComponent(path)}`;
+    if (this.settings.appendToken && this.settings.token) {
+      url += `&token=${encodeURIComponent(this.settings.token)}`;
+    }
+    return url;
+  }
+}
+
+const CONSENT_KEY = 'ltt-ext:consent';
+
+/**
+ * The learner's consent to send notebook content to a remote LLM (asked only when the
+ * server says `consent_required`); kept in this browser's local storage.
+ */
+export const Consent = {
+  get(): boolean {
+    try {
+      return window.localStorage.getItem(CONSENT_KEY) === 'yes';
+    } catch {
+      return false;
+    }
+  },
+  set(value: boolean): void {
+    try {
+      window.localStorage.setItem(CONSENT_KEY, value ? 'yes' : 'no');
+    } catch {
+      /* private mode: consent lasts for this page only */
+    }
+  }
+};
