@@ -4,20 +4,10 @@ import pytest
 
 
 @pytest.fixture
-def jp_server_config(tmp_path):
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {
-                "ltt_ext": True,
-                "jupyter_server_documents": True,
-                "jupyter_server_fileid": True,
-                # Links after ltt_ext (alphabetical) and sets its own kernel manager class.
-                "nextgen_kernels_api": True,
-            },
-        },
-        "BaseFileIdManager": {"db_path": str(tmp_path / "fileid.db")},
-        "Tutor": {"db_path": str(tmp_path / "tutor.db")},
-    }
+def jp_server_config(jp_server_config):
+    # nextgen_kernels_api links after ltt_ext (alphabetical) and sets its own kernel manager class.
+    jp_server_config["ServerApp"]["jpserver_extensions"]["nextgen_kernels_api"] = True
+    return jp_server_config
 
 
 async def test_overridden_kernel_manager_is_reported(capsys, jp_serverapp):
