@@ -49,6 +49,11 @@ class ServerWorkspace:
 
     normalize_path = staticmethod(normalize_path)
 
+    @property
+    def event_logger(self):
+        """The server's jupyter_events logger (the tutor emits message metadata on it)."""
+        return getattr(self.serverapp, "event_logger", None)
+
     async def exists(self, path: str) -> bool:
         try:
             return bool(await ensure_async(self.contents_manager.file_exists(path)))

@@ -122,7 +122,7 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if tutor is None:
             raise web.HTTPError(503, "the tutor is not running")
         try:
-            self.path = await tutor.checked_path(self.get_query_argument("path", None))
+            self.nb_path = await tutor.checked_path(self.get_query_argument("path", None))
         except TutorInputError as e:
             raise web.HTTPError(400, str(e)) from None
         except TutorNotFound as e:
@@ -133,8 +133,8 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def open(self, *args, **kwargs):
         super().open()
         self._send({"type": "hello", "info": self.tutor.info()})
-        self._send(self.tutor.status(self.path))
-        self._unsubscribe = self.tutor.subscribe(self.path, self._send)
+        self._send(self.tutor.status(self.nb_path))
+        self._unsubscribe = self.tutor.subscribe(self.nb_path, self._send)
 
     def _send(self, event: dict) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():

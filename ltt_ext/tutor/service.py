@@ -180,8 +180,46 @@ class Tutor(LoggingConfigurable):
 
     # ------------------------------------------------------------------------------------------------
     # lifecycle
+    @property
+    def event_logger(self):
+        return getattr(self.workspace, "event_logger", None)
+
+    _events_registered = False
+
+    def _register_events(self) -> None:
+        from ..events import TUTOR_MESSAGE_SCHEMA, TUTOR_MESSAGE_URI
+
+        el = self.event_logger
+        if el is None or self._events_registered:
+            return
+        try:
+            el.schemas.get(TUTOR_MESSAGE_URI)
+        except KeyError:
+            el.register_event_schema(TUTOR_MESSAGE_SCHEMA)
+        self._events_registered = True
+
+    def _emit(self, msg: Message) -> None:
+        """A jupyter_events record of a finished message: metadata only, never its text."""
+        el = self.event_logger
+        if el is None:
+            return
+        from ..events import TUTOR_MESSAGE_URI
+
+        self._register_events()  # start() may not have run yet (e.g. under pytest-jupyter)
+        data = {k: v for k, v in msg.to_json().items() if k not in ("text", "created", "updated")}
+        data["llm_error"] = msg.extra.get("llm_error")
+        try:
+            el.emit(schema_id=TUTOR_MESSAGE_URI, data=data)
+        except Exception:
+            self.log.debug("ltt tutor: event not emitted", exc_info=True)
+
     async def start(self) -> None:
         self._stopping = False
+        self._register_events()
+        if self.engine == "llm" and not self.model:
+            self.log.warning("ltt tutor: engine='llm' but no c.Tutor.model is set; using the built-in engine")
+        self.log.info("ltt tutor: %s engine%s, store %s", "LLM" if self.llm_enabled else "built-in",
+                      f" ({self.model})" if self.llm_enabled else "", self.db_path)
         n = self.store.mark_interrupted("stopped")
         if n:
             self.log.info("ltt tutor: closed %d answers left streaming by a previous server", n)
@@ -526,6 +564,8 @@ class Tutor(LoggingConfigurable):
     def _add(self, msg: Message) -> Message:
         self.store.add(msg)
         self._publish(msg.path, {"type": "message", "message": msg.to_json()})
+        if msg.status != "streaming":
+            self._emit(msg)
         return msg
 
     def _notice(self, path: str, text: str, cell_id: str | None, role: str = "system") -> Message:
@@ -595,6 +635,7 @@ class Tutor(LoggingConfigurable):
                 self.log.exception("ltt tutor: cannot store message %s", reply.id)
             self._publish(reply.path, {"type": "update", "message": reply.to_json()})
             self._publish_status(reply.path)
+            self._emit(reply)
 
     # ------------------------------------------------------------------------------------------------
     # engines

@@ -26,6 +26,14 @@ async def post(jp_fetch, what, body):
 
 
 async def test_offline_tutor_end_to_end(jp_fetch, jp_serverapp, ltt_notebook, ltt_tutor, ltt_fake_llm, kernel_ws):
+    from ltt_ext.events import TUTOR_MESSAGE_URI
+
+    events = []
+
+    async def on_event(logger, schema_id, data):
+        events.append(data)
+
+    jp_serverapp.event_logger.add_listener(schema_id=TUTOR_MESSAGE_URI, listener=on_event)
     r = await jp_fetch("ltt", "api", "tutor", "info")
     assert json.loads(r.body) == {"engine": "builtin", "model": None, "proactive": True, "allow_solutions": False,
                                   "consent_required": False}
@@ -61,6 +69,11 @@ async def test_offline_tutor_end_to_end(jp_fetch, jp_serverapp, ltt_notebook, lt
     zero = (await wait_until(lambda: [h for h in hints(ltt_tutor, nb.path) if "ZeroDivisionError" in
                                       (h.extra.get("error") or {}).get("ename", "")]))[0]
     assert zero.cell_id == "b" and zero.level == 1 and "divis" in zero.text
+
+    # the event bus saw every finished message, without its text
+    await wait_until(lambda: len([e for e in events if e["kind"] == "hint"]) == 4)
+    assert {(e["role"], e["kind"]) for e in events} >= {("tutor", "hint"), ("learner", "more"), ("tutor", "answer")}
+    assert all("text" not in e and e["status"] != "streaming" for e in events)
 
 
 async def test_history_survives_a_restart(jp_fetch, jp_root_dir, ltt_tutor, ltt_tutor_config):
