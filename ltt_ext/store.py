@@ -156,11 +156,13 @@ class Store:
         return rows[0] if rows else None
 
     def history(self, path: str, since: float | None = None, limit: int = 1000) -> list[Message]:
-        """Messages of a notebook, oldest first; ``since`` filters on ``updated`` (exclusive)."""
+        """Messages of a notebook, oldest first: the newest ``limit`` of them, or with ``since``, those
+        updated after it (exclusive), oldest first so a client paging with ``since`` misses nothing."""
         if since is None:
-            return self._select("WHERE path=? ORDER BY created, rowid LIMIT ?", (path, limit))
+            rows = self._select("WHERE path=? ORDER BY created DESC, rowid DESC LIMIT ?", (path, limit))
+            return rows[::-1]
         return self._select(
-            "WHERE path=? AND updated>? ORDER BY created, rowid LIMIT ?", (path, since, limit)
+            "WHERE path=? AND updated>? ORDER BY updated, rowid LIMIT ?", (path, since, limit)
         )
 
     def latest(self, path: str, kind: str | None = None, cell_id: str | None = None) -> Message | None:

@@ -6,11 +6,12 @@ import json
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
-from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from .base import LttAPIHandler
 from ..tutor.service import Tutor, TutorInputError, TutorNotFound
 
 AUTH_RESOURCE = "ltt"
@@ -21,7 +22,7 @@ def _user(handler) -> str:
     return getattr(user, "username", None) or str(user or "anonymous")
 
 
-class TutorAPIHandler(APIHandler):
+class TutorAPIHandler(LttAPIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
@@ -32,13 +33,7 @@ class TutorAPIHandler(APIHandler):
         return tutor
 
     def body(self) -> dict:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise web.HTTPError(400, "body must be JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPError(400, "body must be a JSON object")
-        return body
+        return self.json_body()
 
     async def call(self, coro):
         """Domain errors -> 4xx JSON (APIHandler.write_error renders {"message", "reason"})."""
@@ -68,8 +63,8 @@ class HistoryHandler(TutorAPIHandler):
                 since = float(since)
             except ValueError:
                 raise web.HTTPError(400, "'since' must be a number") from None
-        messages = await self.call(self.tutor.history(path, since))
         path = await self.call(self.tutor.checked_path(path))
+        messages = await self.call(self.tutor.history(path, since))
         self.finish(json.dumps({"path": path, "messages": messages}))
 
 

@@ -97,7 +97,8 @@ def _name_error(err, code, where, names):
         "and it must be spelled the same way every time. For example:\n\n"
         "```python\nscore = 10\nprint(scroe)   # NameError: 'scroe' is not defined (typo)\nprint(score)   # works\n"
         "print(hello)   # NameError: text needs quotes -> print(\"hello\")\n```\n\n"
-        f"Compare {_q(name)} with the names you defined earlier in the notebook, and check that their cell ran."
+        + (f"Compare {_q(name)} with {' and '.join(_q(g) for g in guesses)}, letter by letter." if guesses else
+           f"Compare {_q(name)} with the names you defined earlier in the notebook, and check that their cell ran.")
     )
     return nudge, hint, explanation
 

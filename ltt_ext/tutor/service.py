@@ -489,7 +489,9 @@ class Tutor(LoggingConfigurable):
         cell_id = self._checked_cell(cell_id)
         question = self._add(Message(path, "learner", "more", text="More help, please.", cell_id=cell_id, user=user))
         user = self._learner_of[path] = self.learner_key(user)
-        ex = self.context(path).last_error_for(cell_id) or self._error_from_store(path, cell_id)
+        ctx = self.context(path)
+        await self._refresh_cells(ctx)
+        ex = ctx.last_error_for(cell_id) or self._error_from_store(path, cell_id)
         if ex is None:
             return question, self._notice(
                 path, "There's no recent error to help with here. Run your code, or ask me a question.", cell_id,

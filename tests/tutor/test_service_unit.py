@@ -1,6 +1,7 @@
 """The Tutor service without a Jupyter server: a tiny in-memory workspace and the fake LLM."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -23,7 +24,7 @@ class MemoryWorkspace:
         return "nb.ipynb"
 
     async def notebook_cells(self, path):
-        return [Cell("c1", "code", "n = 0")]
+        return [Cell("c1", "code", "total = 0")]
 
     async def read_text(self, path):
         return self.files.get(path)
@@ -43,9 +44,9 @@ def make_tutor(ltt_fake_llm, tmp_path):
     made = []
 
     def make(**kw):
-        t = Tutor(workspace=MemoryWorkspace({"nb.ipynb": "{}", "TUTOR.md": "## Solution\nsecret_fix()\n"}),
-                  model="fake-tutor", base_url=ltt_fake_llm.base_url, api_key="k", max_retries=0, timeout=5,
-                  db_path=str(tmp_path / f"t{len(made)}.db"), **kw)
+        kw = {"model": "fake-tutor", "base_url": ltt_fake_llm.base_url, "api_key": "k", "max_retries": 0,
+              "timeout": 5, "db_path": str(tmp_path / f"t{len(made)}.db"), **kw}
+        t = Tutor(workspace=MemoryWorkspace({"nb.ipynb": "{}", "TUTOR.md": "## Solution\nsecret_fix()\n"}), **kw)
         made.append(t)
         return t
 
@@ -106,3 +107,36 @@ async def test_concurrency_limit(make_tutor, ltt_fake_llm):
     await asyncio.sleep(0.1)
     assert len(ltt_fake_llm.requests) == 1  # the second waits for the first
     assert (await done(t, r2.id)).text == "second" and (await done(t, r1.id)).status == "done"
+
+
+def kernel_msg(msg_type, content, parent="req-1"):
+    return [json.dumps({"msg_type": msg_type, "msg_id": f"{msg_type}-{parent}"}).encode(),
+            json.dumps({"msg_id": parent, "msg_type": "execute_request"}).encode(), b"{}",
+            json.dumps(content).encode()]
+
+
+async def test_kernel_messages_to_hint_and_more_after_restart(make_tutor, tmp_path):
+    db = str(tmp_path / "shared.db")
+    t1 = make_tutor(model="", db_path=db, proactive_delay=0.01)
+    listen = t1.listener_for("k1")
+    listen("iopub", kernel_msg("status", {"execution_state": "busy"}))
+    listen("iopub", kernel_msg("execute_input", {"code": "print(totl)", "execution_count": 1}))
+    listen("iopub", kernel_msg("error", {"ename": "NameError", "evalue": "name 'totl' is not defined",
+                                         "traceback": ["Cell In[1], line 1\n----> 1 print(totl)\n"]}))
+    listen("iopub", kernel_msg("status", {"execution_state": "idle"}))
+    for _ in range(300):
+        hints = [m for m in t1.store.history("nb.ipynb") if m.kind == "hint" and m.status == "done"]
+        if hints:
+            break
+        await asyncio.sleep(0.01)
+    assert hints[0].level == 1 and "`totl`" in hints[0].text and hints[0].kernel_id == "k1"
+    _, more = await t1.more("nb.ipynb")
+    assert more.level == 2
+    assert "Did you mean `total`?" in (await done(t1, more.id)).text  # from the notebook's cells
+    await t1.stop()
+
+    t2 = make_tutor(model="", db_path=db)  # a restarted server: empty memory, same store
+    _, more = await t2.more("nb.ipynb")
+    assert more.level == 3 and more.kind == "hint"
+    text = (await done(t2, more.id)).text
+    assert "Explanation" in text and "`total`" in text
