@@ -17,6 +17,13 @@ from ..tutor.service import Tutor, TutorInputError, TutorNotFound
 AUTH_RESOURCE = "ltt"
 
 
+def _tutor(handler) -> Tutor:
+    tutor = handler.settings.get("ltt_tutor")
+    if tutor is None or not getattr(tutor, "enabled", True):
+        raise web.HTTPError(503, "The tutor is turned off on this server.")
+    return tutor
+
+
 def _user(handler) -> str:
     user = handler.current_user
     return getattr(user, "username", None) or str(user or "anonymous")
@@ -27,10 +34,7 @@ class TutorAPIHandler(LttAPIHandler):
 
     @property
     def tutor(self) -> Tutor:
-        tutor = self.settings.get("ltt_tutor")
-        if tutor is None:
-            raise web.HTTPError(503, "the tutor is not running")
-        return tutor
+        return _tutor(self)
 
     def body(self) -> dict:
         return self.json_body()
@@ -113,9 +117,7 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         authorized_ = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))
         if not authorized_:
             raise web.HTTPError(403)
-        tutor = self.settings.get("ltt_tutor")
-        if tutor is None:
-            raise web.HTTPError(503, "the tutor is not running")
+        tutor = _tutor(self)
         try:
             self.nb_path = await tutor.checked_path(self.get_query_argument("path", None))
         except TutorInputError as e:

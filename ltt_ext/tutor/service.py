@@ -55,6 +55,8 @@ class TutorNotFound(LookupError):
 class Tutor(LoggingConfigurable):
     """Follows what learners run, reacts to errors, answers questions."""
 
+    enabled = Bool(True, config=True, help="Run the tutor at all (off: not attached to kernels, its API answers 503).")
+
     # -- engine -------------------------------------------------------------------------------------
     engine = Enum(
         ["auto", "builtin", "llm"], "auto", config=True,

@@ -102,3 +102,19 @@ async def test_websocket_refuses_bad_paths(jp_ws_fetch, nb):
     status = json.loads(await ws.read_message())
     assert status == {"type": "status", "kernel_state": None, "thinking": False}
     ws.close()
+
+
+class TestDisabled:
+    @pytest.fixture
+    def jp_server_config(self, ltt_tutored_server_config):
+        ltt_tutored_server_config["Tutor"]["enabled"] = False
+        return ltt_tutored_server_config
+
+    async def test_a_disabled_tutor_answers_503(self, jp_fetch, jp_ws_fetch, nb):
+        code, body = await fails(jp_fetch, "ltt", "api", "tutor", "info")
+        assert code == 503 and "turned off" in body["message"]
+        parts, kw = post("ask", {"path": nb, "text": "hi"})
+        assert (await fails(jp_fetch, *parts, **kw))[0] == 503
+        with pytest.raises(HTTPClientError) as e:
+            await jp_ws_fetch("ltt", "api", "tutor", "stream", params={"path": nb})
+        assert e.value.code == 503
