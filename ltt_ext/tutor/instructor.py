@@ -9,6 +9,7 @@ and :func:`redact_verbatim` removes any long line it copies anyway.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -28,14 +29,28 @@ class InstructorNotes:
 
 
 def candidate_paths(notebook_path: str, filename: str) -> list[str]:
-    """``a/b/nb.ipynb`` -> ``a/b/TUTOR.md``, ``a/TUTOR.md``, ``TUTOR.md``."""
-    out = []
+    """``a/b/nb.ipynb`` -> ``a/b/nb.tutor.md`` (this notebook only), ``a/b/TUTOR.md``, ``a/TUTOR.md``, ``TUTOR.md``."""
+    stem = posixpath.splitext(notebook_path)[0]
+    out = [f"{stem}.tutor.md"]
     d = posixpath.dirname(notebook_path)
     while True:
         out.append(posixpath.join(d, filename) if d else filename)
         if not d:
             return out
         d = posixpath.dirname(d)
+
+
+def read_private(root: str, relative: str, max_bytes: int = 200_000) -> str | None:
+    """A notes file under ``root`` (outside the server root); never follows ``..`` out of it."""
+    base = os.path.realpath(os.path.expanduser(root))
+    target = os.path.realpath(os.path.join(base, *relative.split("/")))
+    if os.path.commonpath([base, target]) != base or not os.path.isfile(target):
+        return None
+    try:
+        with open(target, encoding="utf-8", errors="replace") as f:
+            return f.read(max_bytes)
+    except OSError:
+        return None
 
 
 def parse(source_path: str, text: str) -> InstructorNotes:

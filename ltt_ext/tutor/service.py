@@ -85,6 +85,11 @@ class Tutor(LoggingConfigurable):
         help="Instructor notes looked up beside the notebook, then in parent folders. Never sent to browsers; "
         "sections titled 'Solution'/'Answer' never leave the server.",
     )
+    instructor_dir = Unicode(
+        "", config=True,
+        help="A folder OUTSIDE the server root mirroring the notebooks' folders, searched first for instructor "
+        "notes (learners can open files inside the root with Jupyter itself, not these).",
+    )
     context_tokens = Int(3000, config=True, help="Token budget of the notebook context in a prompt.")
     history_executions = Int(20, config=True, help="Executions remembered per notebook.")
     consent_required = Bool(
@@ -423,9 +428,17 @@ class Tutor(LoggingConfigurable):
                          for c in cells]
 
     async def _notes(self, path: str) -> instructor.InstructorNotes | None:
-        if self.workspace is None or not self.instructor_file:
+        if not self.instructor_file:
             return None
-        for candidate in instructor.candidate_paths(path, self.instructor_file):
+        candidates = instructor.candidate_paths(path, self.instructor_file)
+        if self.instructor_dir:
+            for candidate in candidates:
+                text = instructor.read_private(self.instructor_dir, candidate)
+                if text:
+                    return instructor.parse(candidate, text)
+        if self.workspace is None:
+            return None
+        for candidate in candidates:
             try:
                 text = await self.workspace.read_text(candidate)
             except Exception:

@@ -54,7 +54,8 @@ Learners often reset the accumulator inside the loop body by mistake.
 
 
 def test_instructor_notes_split_and_redaction():
-    assert instructor.candidate_paths("a/b/nb.ipynb", "TUTOR.md") == ["a/b/TUTOR.md", "a/TUTOR.md", "TUTOR.md"]
+    assert instructor.candidate_paths("a/b/nb.ipynb", "TUTOR.md") == [
+        "a/b/nb.tutor.md", "a/b/TUTOR.md", "a/TUTOR.md", "TUTOR.md"]
     n = instructor.parse("TUTOR.md", NOTES)
     assert "running total" in n.guidance and "reset the accumulator" in n.guidance
     assert "secret-line" not in n.guidance and "still secret" not in n.guidance
@@ -111,3 +112,12 @@ def test_listener_is_stable_cheap_and_bounded():
     t.forget_kernel("k1")
     assert t.listener_for("k1") is not cb
     assert ("execute_input", "iopub") in t.msg_types and ("error", "iopub") in t.msg_types
+
+
+def test_private_instructor_dir(tmp_path):
+    (tmp_path / "notes" / "week1").mkdir(parents=True)
+    (tmp_path / "notes" / "week1" / "TUTOR.md").write_text("## Objectives\nloops")
+    (tmp_path / "secret.md").write_text("outside")
+    assert instructor.read_private(str(tmp_path / "notes"), "week1/TUTOR.md") == "## Objectives\nloops"
+    assert instructor.read_private(str(tmp_path / "notes"), "../secret.md") is None
+    assert instructor.read_private(str(tmp_path / "notes"), "week1/missing.md") is None

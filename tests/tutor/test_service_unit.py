@@ -140,3 +140,14 @@ async def test_kernel_messages_to_hint_and_more_after_restart(make_tutor, tmp_pa
     assert more.level == 3 and more.kind == "hint"
     text = (await done(t2, more.id)).text
     assert "Explanation" in text and "`total`" in text
+
+
+async def test_instructor_dir_outside_the_root_steers_the_prompt(make_tutor, ltt_fake_llm, tmp_path):
+    notes = tmp_path / "instructor"
+    notes.mkdir()
+    (notes / "nb.tutor.md").write_text("## Objectives\nPractise unique-objective-xyz.\n## Model answer\nsecret_fix_2()\n")
+    t = make_tutor(instructor_dir=str(notes))
+    _, reply = await t.ask("nb.ipynb", "help?")
+    await done(t, reply.id)
+    prompt = ltt_fake_llm.prompts[0]
+    assert "unique-objective-xyz" in prompt and "secret_fix_2" not in prompt and "secret_fix()" not in prompt
