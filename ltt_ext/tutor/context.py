@@ -59,14 +59,27 @@ class Execution:
     started: float = field(default_factory=time.time)
     finished: float | None = None
 
+    output_chars: int = 0
+    outputs_dropped: int = 0
+
+    @property
+    def outputs_full(self) -> bool:
+        """Past this, outputs are counted but not even decoded (display floods cost the tutor nothing)."""
+        return self.output_chars >= MAX_OUTPUT_CHARS * 2
+
     def add_output(self, text: str) -> None:
-        total = sum(len(o) for o in self.outputs)
-        if total < MAX_OUTPUT_CHARS * 2:
-            self.outputs.append(text)
+        if self.outputs_full:
+            self.outputs_dropped += 1
+            return
+        self.outputs.append(text)
+        self.output_chars += len(text)
 
     @property
     def output_text(self) -> str:
-        return elide("".join(self.outputs), MAX_OUTPUT_CHARS)
+        text = elide("".join(self.outputs), MAX_OUTPUT_CHARS)
+        if self.outputs_dropped:
+            text += f"\n…[{self.outputs_dropped} more outputs elided]…"
+        return text
 
 
 @dataclass

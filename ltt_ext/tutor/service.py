@@ -299,10 +299,14 @@ class Tutor(LoggingConfigurable):
         return True
 
     async def _work(self) -> None:
+        handled = 0
         while True:
             while not self._queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
+            handled += 1
+            if handled % 200 == 0:
+                await asyncio.sleep(0)  # a flood of outputs must not hold the event loop
             kernel_id, msg = self._queue.popleft()
             try:
                 await self._handle(kernel_id, msg)
@@ -349,6 +353,8 @@ class Tutor(LoggingConfigurable):
             ex = self._pending[key] = Execution(kernel_id=kernel_id, msg_id=key[1], cell_id=msg.cell_id)
         if mt == "error":
             ex.error = ErrorInfo.from_content(msg.content)
+        elif ex.outputs_full:
+            ex.outputs_dropped += 1
         else:
             ex.add_output(output_text(mt, msg.content))
 
