@@ -104,7 +104,7 @@ class Tutor(LoggingConfigurable):
 
     # -- budget -------------------------------------------------------------------------------------
     tokens_per_hour = Int(50_000, config=True, help="LLM tokens per learner per hour (0: unlimited).")
-    requests_per_minute = Int(10, config=True, help="Questions per learner per minute (0: unlimited).")
+    requests_per_minute = Int(10, config=True, help="LLM questions (ask/more) per learner per minute (0: unlimited).")
     budget_scope = Enum(
         ["server", "user"], "server", config=True,
         help="Who a budget belongs to. 'server': one learner per server (JupyterHub, a laptop; token-authenticated "
