@@ -494,10 +494,10 @@ class Tutor(LoggingConfigurable):
         user = self._learner_of[path] = self.learner_key(user)
         ctx = self.context(path)
         await self._refresh_cells(ctx)
-        limit = self._over_budget(user)
+        limit = self._over_budget(user) if self._use_llm(consent) else None
         if limit:
             return question, self._notice(path, limit, cell_id)
-        if self.llm_enabled:
+        if self._use_llm(consent):
             self.budget.record_request(user, time.monotonic())
         focus = self._focus(ctx, cell_id)
         reply = self._new_reply(path, "answer", focus, None, user, cell_id=cell_id)
@@ -517,10 +517,10 @@ class Tutor(LoggingConfigurable):
             return question, self._notice(
                 path, "There's no recent error to help with here. Run your code, or ask me a question.", cell_id,
                 role="tutor")
-        limit = self._over_budget(user)
+        limit = self._over_budget(user) if self._use_llm(consent) else None
         if limit:
             return question, self._notice(path, limit, cell_id)
-        if self.llm_enabled:
+        if self._use_llm(consent):
             self.budget.record_request(user, time.monotonic())
         sig = ex.error.signature(ex.code)
         previous = self._last_hint_level(path, sig)

@@ -52,6 +52,7 @@ async def test_proactive_hint_reaches_a_late_subscriber(
     hello = json.loads(await ws.read_message())
     assert hello["type"] == "hello" and hello["info"]["engine"] == "llm"
     assert "sk-test" not in json.dumps(hello) and "127.0.0.1" not in json.dumps(hello)
+    assert json.loads(await ws.read_message()) == {"type": "status", "kernel_state": "idle", "thinking": False}
     got = await history(jp_fetch, nb.path)
     assert [m["kind"] for m in got] == ["hint"] and got[0]["text"] == hint.text
     assert "TUTOR" not in json.dumps(got) and "quantity_secret_42" not in json.dumps(got)
