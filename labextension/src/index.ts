@@ -149,6 +149,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(sidebar.id);
     };
 
+    // A hint the tutor gives by itself opens the panel (if the learner has it closed).
+    sidebar.hintArrived.connect(() => {
+      if (!sidebar.isVisible) {
+        openSidebar();
+      }
+    });
+
     /** Open the panel on a notebook with one of its cells as context. */
     const askAbout = (panel: NotebookPanel, cell: Cell, prompt: string) => {
       follow(panel);

@@ -187,6 +187,11 @@ export class TutorChatModel extends AbstractChatModel {
     return this._raw.get(id);
   }
 
+  /** Emitted when a new hint arrives live (e.g. the tutor reacting to an error). */
+  get hintArrived(): ISignal<this, ITutorMessage> {
+    return this._hintArrived;
+  }
+
   /** Emitted whenever something the header shows changes. */
   get stateChanged(): ISignal<this, void> {
     return this._stateChanged;
@@ -215,7 +220,7 @@ export class TutorChatModel extends AbstractChatModel {
         return;
       }
       for (const m of messages) {
-        this.upsert(m);
+        this.upsert(m, false);
       }
       this._historyLoaded = true;
       if (this._notice?.kind === 'unavailable') {
@@ -246,6 +251,7 @@ export class TutorChatModel extends AbstractChatModel {
       this._notice = null;
       this.upsert(reply.question);
       this.upsert(reply.reply);
+      this._noticeFromReply(reply.reply);
       return true;
     } catch (err) {
       this._setError(err, 'answer');
@@ -273,6 +279,7 @@ export class TutorChatModel extends AbstractChatModel {
       this._notice = null;
       this.upsert(reply.question);
       this.upsert(reply.reply);
+      this._noticeFromReply(reply.reply);
       return true;
     } catch (err) {
       this._setError(err, 'give more help');
@@ -301,8 +308,13 @@ export class TutorChatModel extends AbstractChatModel {
     return new TutorChatContext({ model: this as IChatModel });
   }
 
-  /** Insert a message or update it in place (by id); stale versions are ignored. */
-  upsert(m: ITutorMessage): void {
+  /**
+   * Insert a message or update it in place (by id); stale versions are ignored.
+   *
+   * Live frames and request answers are authoritative (an update's text replaces the deltas);
+   * a history snapshot of a still-streaming message never shortens what the deltas built.
+   */
+  upsert(m: ITutorMessage, authoritative = true): void {
     if (!m || !m.id || (m.path && m.path !== this.path)) {
       return;
     }
@@ -312,6 +324,7 @@ export class TutorChatModel extends AbstractChatModel {
         return;
       }
       if (
+        !authoritative &&
         m.updated === previous.updated &&
         m.status === 'streaming' &&
         previous.status === 'streaming' &&
@@ -335,6 +348,9 @@ export class TutorChatModel extends AbstractChatModel {
       existing.update({ body: content.body, metadata: content.metadata });
     } else {
       this.messageAdded(content);
+      if (authoritative && this._historyLoaded && m.kind === 'hint') {
+        this._hintArrived.emit(copy);
+      }
     }
     this._updateWriters();
     this._emit();
@@ -482,6 +498,14 @@ export class TutorChatModel extends AbstractChatModel {
     }, 200);
   }
 
+  /** A system notice answering a request (e.g. the budget is spent) also goes to the header. */
+  private _noticeFromReply(reply: ITutorMessage): void {
+    if (reply && reply.role === 'system' && reply.kind === 'notice') {
+      this._notice = { kind: 'budget', text: reply.text };
+      this._emit();
+    }
+  }
+
   private _setError(err: unknown, what: string): void {
     if (err instanceof TutorApiError) {
       if (err.status === 429) {
@@ -541,6 +565,7 @@ export class TutorChatModel extends AbstractChatModel {
   private _notice: INotice | null = null;
   private _contextCell: IContextCell | null = null;
   private _stateChanged = new Signal<this, void>(this);
+  private _hintArrived = new Signal<this, ITutorMessage>(this);
 }
 
 export namespace TutorChatModel {

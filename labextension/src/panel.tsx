@@ -19,7 +19,7 @@ import { Signal } from '@lumino/signaling';
 import StopIcon from '@mui/icons-material/Stop';
 import * as React from 'react';
 
-import { Consent, ITutorInfo, TutorClient } from './api';
+import { Consent, ITutorInfo, ITutorMessage, TutorClient } from './api';
 import { TutorChatModel } from './model';
 
 export const PANEL_ID = 'ltt-tutor-panel';
@@ -396,6 +396,11 @@ export class TutorSidebar extends Panel {
       widget.hide();
       this._stack.addWidget(widget);
       model.stateChanged.connect(this._onModelState, this);
+      model.hintArrived.connect((m, hint) => {
+        if (m.path === this._current) {
+          this._hintArrived.emit(hint);
+        }
+      });
       entry = { model, widget };
       this._entries.set(path, entry);
       model.start();
@@ -444,6 +449,11 @@ export class TutorSidebar extends Panel {
     model.input.focus();
   }
 
+  /** A new hint for the notebook on show arrived live. */
+  get hintArrived(): Signal<this, ITutorMessage> {
+    return this._hintArrived;
+  }
+
   get currentChanged(): Signal<this, string | null> {
     return this._currentChanged;
   }
@@ -475,6 +485,7 @@ export class TutorSidebar extends Panel {
   private _globalNotice: { kind: 'unavailable'; text: string } | null = null;
   private _kernelState: string | null = null;
   private _currentChanged = new Signal<this, string | null>(this);
+  private _hintArrived = new Signal<this, ITutorMessage>(this);
 }
 
 export namespace TutorSidebar {

@@ -180,7 +180,7 @@ def _alive(pid: int) -> bool:
 
 
 class LabServer:
-    def __init__(self, tmp: Path, llm_url: str):
+    def __init__(self, tmp: Path, llm_url: str, extra_args: list[str] | None = None):
         self.tmp = tmp
         self.root = tmp / "root"
         self.root.mkdir()
@@ -222,6 +222,11 @@ class LabServer:
             "--Tutor.requests_per_minute=0",
             "--Tutor.tokens_per_hour=0",
         ]
+        # Later options of the same name replace the defaults (traitlets refuses duplicates).
+        for extra in extra_args or []:
+            name = extra.split("=", 1)[0]
+            cmd = [a for a in cmd if a.split("=", 1)[0] != name]
+            cmd.append(extra)
         if os.getuid() == 0:
             cmd.append("--allow-root")
         self.log_path = tmp / "lab.log"
@@ -241,6 +246,8 @@ class LabServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if "ltt_ext | extension failed" in self.log_path.read_text(errors="replace"):
+                raise RuntimeError(f"ltt_ext did not load:\n{self.log_tail(120)}")
             try:
                 self.api("GET", "api/status")
                 self.api("GET", "ltt/api/tutor/info")
@@ -276,8 +283,16 @@ class LabServer:
         nbformat.write(nb, self.root / name)
         return name
 
-    def read_notebook(self, name: str):
-        return nbformat.read(self.root / name, as_version=4)
+    def read_notebook(self, name: str, timeout: float = 10.0):
+        """The notebook on disk (retried while the server is half-way through writing it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return nbformat.read(self.root / name, as_version=4)
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self) -> None:
         pid = self.proc.pid
@@ -305,10 +320,12 @@ class LabServer:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, fake_llm):
+def lab(request, tmp_path_factory, fake_llm):
+    """The module's `jupyter lab` (extra command-line options: the module's LAB_ARGS)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make test-deps does)")
-    server = LabServer(tmp_path_factory.mktemp("lab"), fake_llm.llm.base_url)
+    extra = list(getattr(request.module, "LAB_ARGS", []))
+    server = LabServer(tmp_path_factory.mktemp("lab"), fake_llm.llm.base_url, extra)
     yield server
     server.stop()
 

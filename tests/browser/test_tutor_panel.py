@@ -102,7 +102,11 @@ def test_error_gives_a_hint_in_the_panel(lab, fake_llm, open_browser):
     # The engine is named; the key never reaches the page.
     assert "sk-test-secret-key" not in page.content()
 
+    # With the panel closed, the tutor's own hint opens it.
+    page.evaluate("window.jupyterapp.shell.collapseRight()")
+    expect(page.locator(PANEL)).to_be_hidden()
     run_all(page)
+    expect(page.locator(PANEL)).to_be_visible(timeout=60_000)
     ask_button = page.locator(".jp-Cell .ltt-AskTutorButton")
     expect(ask_button).to_be_visible(timeout=60_000)
     expect(page.locator(".jp-Cell .ltt-ErrorOutput")).to_contain_text("NameError")
@@ -116,8 +120,16 @@ def test_error_gives_a_hint_in_the_panel(lab, fake_llm, open_browser):
     hints = [m for m in history if m["kind"] == "hint"]
     assert hints and hints[0]["cell_id"] == "cell-1"
 
+    # The cell context menu asks about that cell.
+    page.locator(".jp-Cell").nth(0).locator(".jp-InputPrompt").click(button="right")
+    item = page.locator(".lm-Menu .lm-Menu-item", has_text="Ask the Tutor About This Cell")
+    expect(item).to_be_visible()
+    item.click()
+    expect(page.locator(f"{PANEL} .ltt-ContextCell")).to_contain_text("cell [1]")
+
     # "Ask the tutor" on the error: the panel gets that cell as context and a prefilled question.
     ask_button.click()
+    expect(page.locator(f"{PANEL} .ltt-ContextCell")).to_contain_text("cell [2]")
     expect(page.locator(f"{PANEL} .ltt-ContextCell")).to_contain_text("cell")
     expect(page.locator(INPUT)).to_have_value("Why do I get NameError: name 'y' is not defined?")
     page.locator(INPUT).press("Enter")
@@ -129,6 +141,12 @@ def test_error_gives_a_hint_in_the_panel(lab, fake_llm, open_browser):
             break
         time.sleep(0.2)
     assert questions[0]["cell_id"] == "cell-1"
+
+    # "More help" climbs the hint ladder.
+    expect(page.locator(f"{CHAT} .ltt-Badge-streaming")).to_have_count(0, timeout=60_000)
+    page.locator(f"{CHAT} .ltt-MoreHelpButton").click()
+    expect(page.locator(f"{CHAT} .ltt-Badge-hint", has_text="level 2")).to_have_count(1, timeout=60_000)
+    expect(tutor_messages(page).filter(has_text="More help, please.")).to_have_count(1)
 
 
 def test_streamed_answer_stop_and_screenshots(lab, fake_llm, open_browser, docs_dir):
@@ -218,6 +236,7 @@ def test_browser_closed_during_long_cell_then_reopened(lab, fake_llm, open_brows
     ctx = open_browser()
     page = open_notebook(ctx, lab, path)
     run_all(page)
+    expect(page.locator(f"{PANEL} .ltt-KernelState")).to_have_attribute("data-kernel-state", "busy", timeout=60_000)
     expect(page.locator(".jp-Cell .jp-OutputArea")).to_contain_text("tick 1", timeout=60_000)
     ctx.close()  # the learner closes the browser while the cell still runs
 
