@@ -147,7 +147,6 @@ class Tutor(LoggingConfigurable):
         self._subscribers: dict[str, list[Subscriber]] = {}
         self._active: dict[str, tuple[Message, asyncio.Task]] = {}
         self._debounce: dict[str, asyncio.Task] = {}
-        self._tasks: set[asyncio.Task] = set()
         self._learner_of: dict[str, str] = {}
         self._stopping = False
 
@@ -234,7 +233,7 @@ class Tutor(LoggingConfigurable):
 
     async def stop(self) -> None:
         self._stopping = True
-        tasks = [t for _, t in self._active.values()] + list(self._debounce.values()) + list(self._tasks)
+        tasks = [t for _, t in self._active.values()] + list(self._debounce.values())
         if self._worker is not None:
             tasks.append(self._worker)
         for t in tasks:
