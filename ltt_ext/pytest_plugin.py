@@ -49,6 +49,7 @@ class Reply:
     delay: float | None = None
     token_delay: float | None = None
     usage: dict[str, int] | None = None
+    error_message: str = "scripted failure"
 
 
 @dataclass
@@ -132,7 +133,7 @@ class ChatHandler(_Base):
             return
         if reply.mode == "error":
             self.set_status(reply.status)
-            self.finish({"error": {"message": "scripted failure", "type": "server_error", "code": None}})
+            self.finish({"error": {"message": reply.error_message, "type": "server_error", "code": None}})
             return
         model = body.get("model", "fake-tutor")
         prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in body.get("messages", []))

@@ -71,25 +71,40 @@ class OpenAIProvider:
     async def close(self) -> None:
         await self.client.close()
 
+    token_param = "max_tokens"
+
     def _params(self, messages: list[dict], stream: bool) -> dict:
         params = dict(model=self.model, messages=messages, stream=stream, temperature=self.temperature)
         if self.max_tokens:
-            params["max_tokens"] = self.max_tokens
+            params[self.token_param] = self.max_tokens
         if stream and self.stream_usage:
             params["stream_options"] = {"include_usage": True}
         return params
 
+    def _adapt(self, error: openai.BadRequestError) -> bool:
+        """Learn from a 400 what this endpoint does not accept; True if a retry may succeed."""
+        text = str(error)
+        if "max_completion_tokens" in text and self.token_param == "max_tokens":
+            self.token_param = "max_completion_tokens"  # newer OpenAI models refuse max_tokens
+            return True
+        if self.stream_usage and any(k in text for k in ("stream_options", "include_usage", "xtra")):
+            self.stream_usage = False  # some OpenAI-compatible servers reject stream_options
+            return True
+        return False
+
+    async def _create(self, params_for) -> object:
+        for _ in range(3):
+            try:
+                return await self.client.chat.completions.create(**params_for())
+            except openai.BadRequestError as e:
+                if not self._adapt(e):
+                    raise
+        return await self.client.chat.completions.create(**params_for())
+
     async def stream(self, messages: list[dict]) -> AsyncIterator[str | Usage]:
         """Yield text deltas as they arrive, then a :class:`Usage` if the server reported one."""
         try:
-            try:
-                stream = await self.client.chat.completions.create(**self._params(messages, True))
-            except openai.BadRequestError:
-                if not self.stream_usage:
-                    raise
-                # some OpenAI-compatible servers reject stream_options: retry without it
-                self.stream_usage = False
-                stream = await self.client.chat.completions.create(**self._params(messages, True))
+            stream = await self._create(lambda: self._params(messages, True))
         except openai.OpenAIError as e:
             raise LLMError(_reason(e)) from e
         usage = None
@@ -118,7 +133,7 @@ class OpenAIProvider:
 
     async def complete(self, messages: list[dict]) -> tuple[str, Usage]:
         try:
-            resp = await self.client.chat.completions.create(**self._params(messages, False))
+            resp = await self._create(lambda: self._params(messages, False))
         except openai.OpenAIError as e:
             raise LLMError(_reason(e)) from e
         try:

@@ -76,3 +76,23 @@ async def test_cancel_closes_the_stream(ltt_fake_llm):
         await asyncio.sleep(0.02)
     assert ltt_fake_llm.active == 0 and len(got) < 50
     await p.close()
+
+
+async def test_adapts_to_endpoints_refusing_parameters(ltt_fake_llm):
+    ltt_fake_llm.script(
+        Reply(mode="error", status=400, error_message="Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens'."),
+        Reply(mode="error", status=400, error_message="unknown field: stream_options"),
+        "fine",
+    )
+    p = provider(ltt_fake_llm, max_tokens=50)
+    items = await collect(p)
+    assert "".join(i for i in items if isinstance(i, str)) == "fine"
+    first, second, third = ltt_fake_llm.requests
+    assert first["max_tokens"] == 50 and "max_completion_tokens" not in first
+    assert second["max_completion_tokens"] == 50 and "stream_options" in second
+    assert "stream_options" not in third and third["max_completion_tokens"] == 50
+    ltt_fake_llm.script(Reply(mode="error", status=400, error_message="bad model"))
+    with pytest.raises(LLMError) as e:
+        await collect(p)
+    assert "HTTP 400" in e.value.reason and len(ltt_fake_llm.requests) == 4  # nothing left to adapt: no retry
+    await p.close()
