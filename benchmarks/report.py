@@ -84,6 +84,8 @@ def markdown(results: dict) -> str:
     lines = []
     a = results["args"]
     lines.append(f"# ltt-ext benchmarks ({env['time']}, {env['cpus']} CPUs, Python {env['python']})\n")
+    if results.get("partial"):
+        lines.append(f"**Partial results ({results['partial']}).**\n")
     lines.append(f"Runs per measurement: {a['repeat']} (median; a measurement whose first run took over "
                  f"{a['repeat_budget']:.0f} s or timed out is run once: see `n`). "
                  f"Load average at start/end: {env['load_avg_start'][0]:.2f} / "
@@ -98,6 +100,13 @@ def markdown(results: dict) -> str:
                      f"{(p.get('kernel_websocket_connection_class') or '?').rsplit('.', 1)[-1]}"
                      + (f" — **{status}**" if status else ""))
     lines.append("")
+    d = results.get("direct") or {}
+    if d.get("rtt"):
+        lines.append("Kernel floor — one jupyter_client straight over ZMQ, no server: "
+                     + ", ".join(f"{mode} {_f((d.get(mode) or {}).get('median_time_to_idle'))} s"
+                                 for mode in a["modes"])
+                     + f", `1+1` {_f(d['rtt']['median'], scale=1000)} ms. Everything above that is the server's "
+                     "(or the machine's) cost.\n")
     up = S.get("upstream", {})
     for mode in a["modes"]:
         m = a["display_m"] if mode == "display" else a["stream_m"]

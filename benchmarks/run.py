@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from . import fanout, headless, report, tutor
+from . import direct, fanout, headless, report, tutor
 from .fake_llm import FakeLLM
 from .servers import REPO_ROOT, SERVER_KINDS, Server, stop_all
 
@@ -35,13 +35,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=None, help="runs per measurement, median reported (default 3)")
     p.add_argument("--W", default=None, help="websocket counts (default 1,10,50; quick: 1,10)")
     p.add_argument("--modes", default="display,stream")
-    p.add_argument("--sections", default="fanout,isolation,headless,tutor",
+    p.add_argument("--sections", default="floor,fanout,isolation,headless,tutor",
                    help="which parts to run (default: all)")
     p.add_argument("--display-m", type=int, default=2000)
     p.add_argument("--stream-m", type=int, default=20000)
-    p.add_argument("--display-timeout", type=float, default=None, help="seconds (default 120; quick 60)")
-    p.add_argument("--stream-timeout", type=float, default=None, help="seconds (default 45; quick 20)")
-    p.add_argument("--repeat-budget", type=float, default=25.0,
+    p.add_argument("--display-timeout", type=float, default=None, help="seconds (default 90; quick 60)")
+    p.add_argument("--stream-timeout", type=float, default=None, help="seconds (default 30; quick 20)")
+    p.add_argument("--repeat-budget", type=float, default=20.0,
                    help="a measurement whose first run took longer than this many seconds (or timed out) "
                         "is not repeated (default %(default)s): keeps the slow stock-nextgen runs bounded")
     p.add_argument("--rtt-n", type=int, default=20)
@@ -53,7 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results"))
     p.add_argument("--plot", default=str(REPO_ROOT / "docs" / "benchmark_fanout.png"))
     p.add_argument("--no-plot", action="store_true")
-    p.add_argument("--total-timeout", type=float, default=1500.0, help="hard limit for the whole run (s)")
+    p.add_argument("--total-timeout", type=float, default=1800.0,
+                   help="hard limit for the whole run (s); partial results are still written")
     p.add_argument("--server-arg", action="append", default=[],
                    help="extra argument for every server (repeatable)")
     a = p.parse_args(argv)
@@ -61,8 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     a.W = [int(x) for x in (a.W or ("1,10" if a.quick else "1,10,50")).split(",")]
     a.modes = [m for m in a.modes.split(",") if m]
     a.sections = set(a.sections.split(","))
-    a.display_timeout = a.display_timeout or (60.0 if a.quick else 120.0)
-    a.stream_timeout = a.stream_timeout or (20.0 if a.quick else 45.0)
+    a.display_timeout = a.display_timeout or (60.0 if a.quick else 90.0)
+    a.stream_timeout = a.stream_timeout or (20.0 if a.quick else 30.0)
     a.headless_lines = a.headless_lines or (20000 if a.quick else 100000)
     a.hint_samples = a.hint_samples or (2 if a.quick else 5)
     if a.quick:
@@ -91,7 +92,7 @@ async def with_server(kind: str, args, extra=(), fn=None):
         server.cleanup(keep_logs_in=Path(args.out) / "logs")
 
 
-async def fanout_interleaved(servers: dict, args, modes_of: dict) -> dict:
+async def fanout_interleaved(servers: dict, args, modes_of: dict, results: dict) -> dict:
     """Fan-out on every server, interleaved: for each run and each W, the servers take turns.
 
     The machine may carry other load that drifts over minutes; interleaving spreads it evenly
@@ -101,6 +102,8 @@ async def fanout_interleaved(servers: dict, args, modes_of: dict) -> dict:
     m = {"display": args.display_m, "stream": args.stream_m}
     skip = {kind: set() for kind in servers}
     out = {kind: {str(w): [] for w in args.W} for kind in servers}
+    for kind in servers:  # filled in place: an interrupted run still reports what it measured
+        results["servers"][kind]["fanout"] = out[kind]
     for rep in range(args.repeat):
         for w in args.W:
             for kind, server in servers.items():
@@ -144,7 +147,7 @@ async def isolation_section(server, args, baseline_runs: list | None) -> dict:
         vals = [r["display"]["time_to_last_idle"] for r in baseline_runs
                 if r.get("display") and r["display"]["time_to_last_idle"] is not None]
         base = statistics.median(vals) if vals else None
-    timeout = min(90.0, max(20.0, 1.5 * base + 10)) if base else args.display_timeout
+    timeout = min(60.0, max(20.0, 1.5 * base + 10)) if base else args.display_timeout
     for kind in kinds:
         runs = []
         for rep in range(args.repeat):
@@ -294,14 +297,25 @@ def environment() -> dict:
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
-async def main_async(args) -> dict:
-    results = {"args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items()},
-               "env": environment(), "servers": {}}
+async def main_async(args, results: dict) -> dict:
     t0 = time.monotonic()
     kinds = list(args.servers)
     if "ltt" in kinds and "fanout" in args.sections:
         kinds.insert(kinds.index("ltt") + 1, "ltt-notutor")
     servers: dict[str, Server] = {}
+    if "floor" in args.sections:
+        log("[direct] kernel floor: jupyter_client straight over ZMQ, no server")
+        try:
+            results["direct"] = await direct.direct_floor(
+                {"display": args.display_m, "stream": args.stream_m}, args.modes, args.rtt_n,
+                args.repeat, {"display": args.display_timeout, "stream": args.stream_timeout},
+                repeat_budget=args.repeat_budget)
+            d = results["direct"]
+            log(f"[direct]   1+1 {_fmt(d['rtt']['median'], 1000)} ms, " + ", ".join(
+                f"{mode} {_fmt(d[mode]['median_time_to_idle'])} s" for mode in args.modes))
+        except Exception as e:  # noqa: BLE001
+            results["direct"] = {"error": f"{e.__class__.__name__}: {e}"}
+            log(f"[direct] FAILED: {results['direct']['error']}")
     try:
         for kind in kinds:
             server = await start_server(kind, args, results)
@@ -309,9 +323,7 @@ async def main_async(args) -> dict:
                 servers[kind] = server
         if "fanout" in args.sections and servers:
             modes_of = {k: (["display"] if k == "ltt-notutor" else args.modes) for k in servers}
-            fan = await fanout_interleaved(servers, args, modes_of)
-            for kind, v in fan.items():
-                results["servers"][kind]["fanout"] = v
+            await fanout_interleaved(servers, args, modes_of, results)
         notutor = servers.pop("ltt-notutor", None)
         if notutor is not None:
             notutor.stop()
@@ -338,12 +350,18 @@ def main(argv=None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
-    results = None
+    results = {"args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items()},
+               "env": environment(), "servers": {}}
+    t0 = time.monotonic()
+    code = 0
     try:
-        results = asyncio.run(asyncio.wait_for(main_async(args), args.total_timeout))
+        asyncio.run(asyncio.wait_for(main_async(args, results), args.total_timeout))
     except (KeyboardInterrupt, asyncio.TimeoutError) as e:
-        log(f"interrupted ({e.__class__.__name__}): stopping servers")
-        return 130
+        log(f"interrupted ({e.__class__.__name__}): servers stopped; writing the partial results")
+        results["partial"] = f"interrupted: {e.__class__.__name__} after {time.monotonic() - t0:.0f} s"
+        results["env"].setdefault("duration_s", time.monotonic() - t0)
+        results["env"].setdefault("load_avg_end", os.getloadavg())
+        code = 130
     finally:
         stop_all()
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -360,4 +378,4 @@ def main(argv=None) -> int:
         except Exception as e:  # noqa: BLE001
             log(f"no plot: {e}")
     log(f"results: {path}")
-    return 0
+    return code
