@@ -99,7 +99,12 @@ class Tutor(LoggingConfigurable):
 
     # -- proactive hints ----------------------------------------------------------------------------
     proactive = Bool(True, config=True, help="Give a hint on its own when a cell raises.")
-    proactive_delay = Float(1.0, config=True, help="Debounce: seconds an error burst must be quiet before the hint.")
+    proactive_delay = Float(
+        0.0,
+        config=True,
+        help="0: hint as soon as a cell fails (proactive_interval keeps it to one per burst). "
+        "> 0: wait until an error burst has been quiet this long and hint about its last error.",
+    )
     proactive_interval = Float(15.0, config=True, help="At most one proactive hint per notebook per this many seconds.")
 
     # -- budget -------------------------------------------------------------------------------------
@@ -397,7 +402,8 @@ class Tutor(LoggingConfigurable):
 
     async def _proactive_after_quiet(self, path: str, ex: Execution) -> None:
         try:
-            await asyncio.sleep(self.proactive_delay)
+            if self.proactive_delay > 0:
+                await asyncio.sleep(self.proactive_delay)
         finally:
             if self._debounce.get(path) is asyncio.current_task():
                 del self._debounce[path]
