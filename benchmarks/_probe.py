@@ -38,6 +38,7 @@ class ProbeHandler(APIHandler):
             "ltt_tutor": _qual(self.settings.get("ltt_tutor")),
             "ltt_tutor_enabled": (bool(getattr(self.settings["ltt_tutor"], "enabled", True))
                                   if self.settings.get("ltt_tutor") is not None else None),
+            "ltt_tutor_proactive_delay": getattr(self.settings.get("ltt_tutor"), "proactive_delay", None),
             "ltt_tutor_has_enabled_trait": (self.settings["ltt_tutor"].has_trait("enabled")
                                             if self.settings.get("ltt_tutor") is not None else None),
         }))

@@ -240,6 +240,9 @@ async def per_server_sections(kind: str, server: Server, args, results: dict) ->
 
 
 def server_debounce(server) -> float:
+    delay = (server.probe or {}).get("ltt_tutor_proactive_delay")
+    if delay is not None:
+        return float(delay)
     for a in server.command():
         if a.startswith("--Tutor.proactive_delay="):
             return float(a.split("=", 1)[1])
