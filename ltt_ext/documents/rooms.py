@@ -103,3 +103,11 @@ class SharedClientYRoomManager(YRoomManager):
         if self.writer is not None and self.writer.busy_cells(room):
             return False
         return super()._should_free_room(room)
+
+    async def stop(self) -> None:
+        # jupyter-server-documents disconnects a stopped room's kernel in a task it does not
+        # await, so at shutdown the execution worker outlived the event loop. Await it here.
+        rooms = [r for r in self._rooms_by_id.values() if isinstance(r, SharedClientNotebookRoom)]
+        await super().stop()
+        for room in rooms:
+            await room.disconnect_kernel()
