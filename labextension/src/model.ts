@@ -135,6 +135,7 @@ export class TutorChatModel extends AbstractChatModel {
     this._client = options.client;
     this._info = options.info ?? null;
     this.setReady();
+    window.addEventListener('online', this._onOnline);
   }
 
   readonly path: string;
@@ -403,6 +404,7 @@ export class TutorChatModel extends AbstractChatModel {
       return;
     }
     this._connection = 'closed';
+    window.removeEventListener('online', this._onOnline);
     if (this._reconnectTimer) {
       clearTimeout(this._reconnectTimer);
     }
@@ -487,6 +489,15 @@ export class TutorChatModel extends AbstractChatModel {
       this._connect();
     }, delay);
   }
+
+  /** The network is back: reconnect now rather than at the end of the backoff. */
+  private _onOnline = (): void => {
+    if (this._reconnectTimer && !this.isDisposed) {
+      clearTimeout(this._reconnectTimer);
+      this._reconnectTimer = null;
+      this._connect();
+    }
+  };
 
   private _scheduleCatchUp(): void {
     if (this._catchUpTimer) {

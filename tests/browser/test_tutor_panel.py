@@ -306,7 +306,8 @@ def test_second_tab_live_and_reconnect_catches_up_without_duplicates(lab, fake_l
         time.sleep(0.2)
     expect(tutor_messages(second).filter(has_text="AWAY-ANSWER")).to_have_count(0)
 
-    second.evaluate("() => { window.__lttBlock = false; }")
+    # The network comes back: the panel reconnects at once (no waiting out the backoff).
+    second.evaluate("() => { window.__lttBlock = false; window.dispatchEvent(new Event('online')); }")
     expect(second.locator(f"{PANEL} .ltt-Connection")).to_have_attribute("data-connection", "live", timeout=60_000)
     expect(tutor_messages(second).filter(has_text="AWAY-ANSWER")).to_have_count(1, timeout=30_000)
     expect(tutor_messages(second).filter(has_text="AWAY-QUESTION")).to_have_count(1)
