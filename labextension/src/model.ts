@@ -250,8 +250,9 @@ export class TutorChatModel extends AbstractChatModel {
         Consent.get()
       );
       this._notice = null;
-      this.upsert(reply.question);
-      this.upsert(reply.reply);
+      // Snapshots taken when the reply started: never shorter than the deltas already here.
+      this.upsert(reply.question, false);
+      this.upsert(reply.reply, false);
       this._noticeFromReply(reply.reply);
       return true;
     } catch (err) {
@@ -278,8 +279,9 @@ export class TutorChatModel extends AbstractChatModel {
         Consent.get()
       );
       this._notice = null;
-      this.upsert(reply.question);
-      this.upsert(reply.reply);
+      // Snapshots taken when the reply started: never shorter than the deltas already here.
+      this.upsert(reply.question, false);
+      this.upsert(reply.reply, false);
       this._noticeFromReply(reply.reply);
       return true;
     } catch (err) {
@@ -312,8 +314,8 @@ export class TutorChatModel extends AbstractChatModel {
   /**
    * Insert a message or update it in place (by id); stale versions are ignored.
    *
-   * Live frames and request answers are authoritative (an update's text replaces the deltas);
-   * a history snapshot of a still-streaming message never shortens what the deltas built.
+   * Live frames are authoritative (an update's text replaces the deltas); a snapshot (history,
+   * the answer to ask/more) of a still-streaming message never shortens what the deltas built.
    */
   upsert(m: ITutorMessage, authoritative = true): void {
     if (!m || !m.id || (m.path && m.path !== this.path)) {
