@@ -229,9 +229,16 @@ async def isolation_config(server, w: int, m: int, timeout: float, kind: str,
         await asyncio.sleep(0.5)
         clients = await connect_clients(server, kid, w)
         await warmup(server, clients)
+        # the paired baseline: same kernel, same clients, just before, no stalled consumer
+        await server.settle()
+        base = await execute_and_wait(server, clients, CODE["display"].format(m=m), timeout=timeout)
+        base["complete"] = complete("display", base, m)
+        out["baseline"] = base
         if kind == "stalled-ws":
             stalled = StalledSocket(server, kid)
             await stalled.connect()
+        elif kind == "control":
+            pass  # nothing attached: shows the order effect of running the same cell twice
         else:
             try:
                 await server.request("POST", f"/bench/probe/kernels/{kid}", {"sleep": slow_sleep})
@@ -251,7 +258,7 @@ async def isolation_config(server, w: int, m: int, timeout: float, kind: str,
         out["run"] = res
         if stalled is not None:
             out["stalled_state"] = stalled.drain_state()
-        else:
+        elif kind == "slow-listener":
             try:
                 r = await server.request("DELETE", f"/bench/probe/kernels/{kid}")
                 out["slow_listener_calls"] = r.get("calls")

@@ -208,7 +208,11 @@ def markdown(results: dict) -> str:
                 continue
             tl = [r["run"]["time_to_last_idle"] for r in runs]
             t = _med(tl) if all(x is not None for x in tl) else None
-            base = iv.get("baseline_time_to_last_idle")
+            pb = [r["baseline"]["time_to_last_idle"] for r in runs if r.get("baseline")]
+            base = _med(pb) if pb and all(x is not None for x in pb) else iv.get("baseline_time_to_last_idle")
+            pairs = [r["run"]["time_to_last_idle"] / r["baseline"]["time_to_last_idle"] for r in runs
+                     if r.get("baseline") and r["baseline"]["time_to_last_idle"] and r["run"]["time_to_last_idle"]]
+            ratio = _med(pairs) if pairs and len(pairs) == len(runs) else None
             rss_b = _med([r["run"]["rss_before"] for r in runs])
             rss_p = max(r["run"]["rss_peak"] for r in runs)
             comp = all(r["run"]["complete"] for r in runs)
@@ -216,15 +220,15 @@ def markdown(results: dict) -> str:
                 f"listener called {runs[-1].get('slow_listener_calls')}×" if ik == "slow-listener" else "")
             outcome = "" if t is not None else f"{runs[-1]['run']['outcome']} after {_f(runs[-1]['run']['wall'])} s"
             iso_rows.append(f"| {SHORT[kind]} | {ik} | {_f(base)} | {_f(t) if t is not None else outcome} | "
-                            f"{_ratio(t, base)} | {'✓' if comp else '✗'} | "
+                            f"{f'{ratio:.2f}×' if ratio is not None else _ratio(t, base)} | {'✓' if comp else '✗'} | "
                             f"{rss_b / 2**20:.0f} → {rss_p / 2**20:.0f} | {note} (n={len(runs)}) |")
     if iso_rows:
         lines.append(f"## Isolation: {a['isolation_w']} clients + one stalled consumer (display mode)\n")
-        lines.append("| server | stalled consumer | others' last idle without (s) | with (s) | ratio | others complete "
+        lines.append("| server | stalled consumer | others' last idle without (s) | with (s) | ratio (median of pairs) | others complete "
                      "| server RSS before → peak (MiB) | the stalled consumer |")
         lines.append("|---|---|---|---|---|---|---|---|")
         lines.extend(iso_rows)
-        lines.append(f"\n`stalled-ws`: a raw websocket (4 KiB receive buffer) that never reads after the handshake. "
+        lines.append(f"\nEach run is paired with a run without it just before, on the same kernel and clients; `control` attaches nothing (the order effect of running the cell twice). `stalled-ws`: a raw websocket (4 KiB receive buffer) that never reads after the handshake. "
                      f"`slow-listener`: an async listener on the shared client that sleeps "
                      f"{a['slow_listener_sleep']} s per message.\n")
     # headless
@@ -311,16 +315,18 @@ def targets(results: dict) -> list[str]:
     if r1 is not None:
         row(f"`1+1` round trip ≤ 10 ms (W={ws[0]})", f"{r1 * 1000:.1f} ms", r1 <= 0.010)
     for ik, iv in (lt.get("isolation") or {}).items():
+        if ik == "control":
+            continue
         runs = [r for r in iv["runs"] if r.get("run")]
         if not runs:
             continue
-        tl = [r["run"]["time_to_last_idle"] for r in runs]
-        base = iv.get("baseline_time_to_last_idle")
-        if base and all(tl):
-            ratio = _med(tl) / base
+        pairs = [r["run"]["time_to_last_idle"] / r["baseline"]["time_to_last_idle"] for r in runs
+                 if r.get("baseline") and r["baseline"]["time_to_last_idle"] and r["run"]["time_to_last_idle"]]
+        if pairs and len(pairs) == len(runs):
+            ratio = _med(pairs)
             growth = max(r["run"]["rss_peak"] - r["run"]["rss_before"] for r in runs) / 2**20
             row(f"isolation ({ik}): others within 10%, memory bounded",
-                f"{ratio:.2f}×, RSS +{growth:.0f} MiB", ratio <= 1.10 and growth < 100)
+                f"{ratio:.2f}× the paired run without it, RSS +{growth:.0f} MiB", ratio <= 1.10 and growth < 100)
         else:
             row(f"isolation ({ik}): others within 10%, memory bounded", "others did not reach idle", False)
     out.append("")

@@ -41,7 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--stream-m", type=int, default=20000)
     p.add_argument("--display-timeout", type=float, default=None, help="seconds (default 90; quick 60)")
     p.add_argument("--stream-timeout", type=float, default=None, help="seconds (default 30; quick 20)")
-    p.add_argument("--repeat-budget", type=float, default=20.0,
+    p.add_argument("--repeat-budget", type=float, default=30.0,
                    help="a measurement whose first run took longer than this many seconds (or timed out) "
                         "is not repeated (default %(default)s): keeps the slow stock-nextgen runs bounded")
     p.add_argument("--rtt-n", type=int, default=20)
@@ -141,7 +141,8 @@ def _fmt(x, scale=1.0):
 
 async def isolation_section(server, args, baseline_runs: list | None) -> dict:
     out = {}
-    kinds = ["stalled-ws"] + (["slow-listener"] if server.kind != "upstream" else [])
+    kinds = (["control"] if server.kind != "nextgen" else []) + ["stalled-ws"] + (
+        ["slow-listener"] if server.kind != "upstream" else [])
     base = None
     if baseline_runs:
         vals = [r["display"]["time_to_last_idle"] for r in baseline_runs
@@ -159,7 +160,7 @@ async def isolation_section(server, args, baseline_runs: list | None) -> dict:
             if res.get("skipped") or run is None:
                 break
             log(f"[{server.kind}]   {run['outcome']}, others' last idle {_fmt(run['time_to_last_idle'])} s "
-                f"(baseline {_fmt(base)} s), RSS {run['rss_before'] / 2**20:.0f} -> peak "
+                f"(paired baseline {_fmt(res['baseline']['time_to_last_idle'])} s), RSS {run['rss_before'] / 2**20:.0f} -> peak "
                 f"{run['rss_peak'] / 2**20:.0f} MiB, stalled: {res.get('stalled_state', '-')}")
             if run["outcome"] == "timeout" or (run["wall"] or 0) > args.repeat_budget:
                 break
