@@ -71,7 +71,8 @@ class KernelWS:
                 raise AssertionError("websocket closed while waiting")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"timed out; last messages: {self.messages[-5:]}")
+                last = [(ch, m["header"]["msg_type"], str(m["content"])[:80]) for ch, m in self.messages[-5:]]
+                raise AssertionError(f"timed out after {len(self.messages)} messages; last: {last}")
             self._new.clear()
             try:
                 await asyncio.wait_for(self._new.wait(), remaining)

@@ -110,6 +110,12 @@ class SharedKernelClient(JupyterServerKernelClient):
         config=True,
         help="Messages a coroutine listener may fall behind before its oldest are dropped.",
     )
+    iopub_hwm = Int(
+        100_000,
+        config=True,
+        help="Messages ZMQ may queue on the IOPub socket before dropping (0: no limit). "
+        "ZMQ's default, 1000, silently dropped outputs (and even the idle status) of chatty cells.",
+    )
     yield_every = Int(
         64,
         config=True,
@@ -129,6 +135,20 @@ class SharedKernelClient(JupyterServerKernelClient):
                 callback()
             except Exception:
                 self.log.exception("Error in restart callback %r", callback)
+
+    def connect_iopub(self, identity=None):
+        # ZMQ applies a high-water mark only to connections made after it is set, and the
+        # socket connects as it is created: set it as a context default for that moment.
+        sockopts = self.context.sockopts
+        previous = sockopts.get(zmq.RCVHWM)
+        sockopts[zmq.RCVHWM] = self.iopub_hwm
+        try:
+            return super().connect_iopub(identity=identity)
+        finally:
+            if previous is None:
+                sockopts.pop(zmq.RCVHWM, None)
+            else:
+                sockopts[zmq.RCVHWM] = previous
 
     # -- listener registry ---------------------------------------------------------
 

@@ -3,6 +3,7 @@
 import asyncio
 import json
 import socket
+import time
 
 import psutil
 import pytest
@@ -186,3 +187,21 @@ async def test_shutdown_leaves_no_task_or_socket_behind(jp_serverapp, jp_fetch, 
     assert all(t.done() for t in loops)
     assert not client.channels_running
     await wait_until(lambda: not zmq_connections_to(ports))
+
+
+async def test_a_chatty_cell_loses_no_output(jp_serverapp, start_kernel, kernel_ws):
+    kid = await start_kernel()
+    client = jp_serverapp.kernel_manager.get_kernel(kid).kernel_client
+    assert client.iopub_channel.socket.rcvhwm == client.iopub_hwm  # not ZMQ's default of 1000
+
+    def busy_server(channel, msg):
+        time.sleep(0.001)  # the server falls behind the kernel, as it does under load
+
+    client.add_listener(busy_server, msg_types=[("stream", "iopub")])
+    ws = await kernel_ws(kid)
+    # 2 kB lines: enough bytes to overflow the socket buffers between kernel and server too.
+    msg_id = ws.execute("for i in range(6000): print(i, 'x' * 2000, flush=True)")
+    await ws.wait_idle(msg_id, timeout=90)  # with ZMQ's default HWM the idle status itself is lost
+    text = "".join(m["content"]["text"] for m in ws.replies_to(msg_id, "stream"))
+    assert [line.split()[0] for line in text.splitlines()] == [str(i) for i in range(6000)]
+    client.remove_listener(busy_server)
