@@ -6,13 +6,15 @@ nextgen-kernels-api's listener contract and stays true here, because
 :class:`KernelMessage` *is* that list. On top of it, the pieces every consumer
 needs are computed at most once per message, however many listeners there are:
 the decoded headers, the cell id carried in the parent msg id, and the v1
-websocket frame (with nextgen's ``channel:`` / ``#cell`` msg-id encoding
-stripped) that every browser websocket writes as the same ``bytes`` object.
+websocket payload (with nextgen's ``channel:`` / ``#cell`` msg-id encoding
+stripped) and its websocket frame, which every browser websocket writes as the
+same ``bytes`` object.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from functools import cached_property
 from typing import Any
 
@@ -95,3 +97,17 @@ class KernelMessage(list):
         if parent_id and self.parent_msg_id != parent_id:
             parts[1] = _pack({**self.parent_header, "msg_id": self.parent_msg_id})
         return serialize_msg_to_ws_v1(parts, self.channel)
+
+    @cached_property
+    def ws_frame(self) -> bytes:
+        """The complete server-to-client websocket frame (RFC 6455: FIN, binary, unmasked,
+        uncompressed) carrying :attr:`ws_v1`: written as is to every websocket."""
+        payload = self.ws_v1
+        n = len(payload)
+        if n < 126:
+            header = struct.pack("!BB", 0x82, n)
+        elif n <= 0xFFFF:
+            header = struct.pack("!BBH", 0x82, 126, n)
+        else:
+            header = struct.pack("!BBQ", 0x82, 127, n)
+        return header + payload

@@ -52,9 +52,12 @@ async def test_every_websocket_gets_every_output_in_kernel_order(start_kernel, k
     for ws in sockets:
         await ws.wait_idle(msg_id)
         assert displayed(ws, msg_id) == [str(i) for i in range(300)]
-    # The requester also gets its reply, with its own msg id restored.
-    reply = sockets[0].replies_to(msg_id, "execute_reply")
-    assert reply and reply[0]["content"]["status"] == "ok"
+    # The requester also gets its reply, with its own msg id restored (shell and iopub are
+    # separate channels: the reply may come before or after the idle status).
+    _, reply = await sockets[0].wait_for(
+        lambda ch, m: ch == "shell" and m["parent_header"].get("msg_id") == msg_id
+    )
+    assert reply["header"]["msg_type"] == "execute_reply" and reply["content"]["status"] == "ok"
 
 
 async def test_a_blocked_listener_delays_nobody_and_its_backlog_is_bounded(
