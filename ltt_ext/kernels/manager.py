@@ -59,11 +59,23 @@ class SharedClientKernelManager(NextgenKernelManager):
         restarted, self._started_once = self._started_once, True
         if restarted and self.kernel_client is not None:
             self.kernel_client.notify_restarted()
+            await self._await_iopub()
         mkm = self.parent
         if isinstance(mkm, SharedClientMultiKernelManager):
             if restarted:
                 mkm.notify_consumers_restarted(self.kernel_id)
             mkm.attach_consumers(self)
+
+    async def _await_iopub(self) -> None:
+        """After a restart the IOPub socket rejoins the new kernel late (ZMQ's slow joiner), and
+        whatever the kernel publishes before that is lost: the first cell's outputs and idle.
+        Nudge with kernel_info until IOPub answers (as upstream's websocket does) before the
+        restart returns. nextgen's connection test does the nudging; reset the state it reads."""
+        client = self.kernel_client
+        client.execution_state = "unknown"
+        client.last_shell_status_time = None
+        if not await client._test_kernel_communication(timeout=30.0):
+            self.log.warning("IOPub of restarted kernel %s did not answer in 30 s", self.kernel_id)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         if not restart and self.kernel_client is not None:

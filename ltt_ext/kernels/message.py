@@ -19,17 +19,12 @@ from functools import cached_property
 from typing import Any
 
 from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
+from nextgen_kernels_api.services.kernels.message_utils import parse_msg_id
 
 
 def split_msg_id(msg_id: str) -> tuple[str | None, str | None, str]:
-    """``"shell:abc#cell-1"`` -> ``("shell", "cell-1", "abc")``; plain ids pass through."""
-    src_id = None
-    if "#" in msg_id:
-        msg_id, src_id = msg_id.split("#", 1)
-    channel = None
-    if ":" in msg_id:
-        channel, msg_id = msg_id.split(":", 1)
-    return channel, src_id, msg_id
+    """``"shell:abc#cell-1"`` -> ``("shell", "cell-1", "abc")``; plain and empty ids pass through."""
+    return parse_msg_id(msg_id) if msg_id else (None, None, "")
 
 
 def _unpack(raw: bytes) -> dict[str, Any]:
