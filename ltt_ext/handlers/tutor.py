@@ -48,6 +48,12 @@ class TutorAPIHandler(LttAPIHandler):
         except TutorNotFound as e:
             raise web.HTTPError(404, str(e)) from None
 
+    async def accepted(self, coro) -> None:
+        """202 with the learner's message and the tutor's (still streaming) reply."""
+        q, r = await self.call(coro)
+        self.set_status(202)
+        self.finish(json.dumps({"question": q.to_json(), "reply": r.to_json()}))
+
 
 class InfoHandler(TutorAPIHandler):
     @web.authenticated
@@ -77,10 +83,8 @@ class AskHandler(TutorAPIHandler):
     @authorized
     async def post(self):
         b = self.body()
-        q, r = await self.call(self.tutor.ask(b.get("path"), b.get("text"), b.get("cell_id"), user=_user(self),
-                                              consent=b.get("consent") is True))
-        self.set_status(202)
-        self.finish(json.dumps({"question": q.to_json(), "reply": r.to_json()}))
+        await self.accepted(self.tutor.ask(b.get("path"), b.get("text"), b.get("cell_id"), user=_user(self),
+                                           consent=b.get("consent") is True))
 
 
 class MoreHandler(TutorAPIHandler):
@@ -88,10 +92,8 @@ class MoreHandler(TutorAPIHandler):
     @authorized
     async def post(self):
         b = self.body()
-        q, r = await self.call(self.tutor.more(b.get("path"), b.get("cell_id"), user=_user(self),
-                                               consent=b.get("consent") is True))
-        self.set_status(202)
-        self.finish(json.dumps({"question": q.to_json(), "reply": r.to_json()}))
+        await self.accepted(self.tutor.more(b.get("path"), b.get("cell_id"), user=_user(self),
+                                            consent=b.get("consent") is True))
 
 
 class StopHandler(TutorAPIHandler):

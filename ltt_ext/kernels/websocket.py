@@ -44,6 +44,7 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
     )
 
     _attached = False
+    _raw_frames = False
 
     @property
     def client(self):
@@ -55,6 +56,10 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         stream = getattr(handler.ws_connection, "stream", None)
         if stream is not None and self.max_backlog_bytes:
             stream.max_write_buffer_size = self.max_backlog_bytes
+        # Without per-message compression, a frame is just a header and the payload: write the
+        # one built for all websockets. tornado's write_message would rebuild it and make a Task
+        # per websocket per message (over half the routing time at W=10 in a py-spy profile).
+        self._raw_frames = handler.get_compression_options() is None
         self.client.add_listener(self.handle_outgoing_message)
         self._attached = True
         self.multi_kernel_manager.notify_connect(self.kernel_id)
@@ -110,13 +115,6 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
             self._write_frame(msg.ws_frame)
         else:
             self._write(msg.ws_v1)
-
-    @property
-    def _raw_frames(self) -> bool:
-        # Without per-message compression, a frame is just a header and the payload: write the
-        # one built for all websockets. tornado's write_message would rebuild it and make a Task
-        # per websocket per message (over half the routing time at W=10 in a py-spy profile).
-        return self.websocket_handler.get_compression_options() is None
 
     def _write_frame(self, frame: bytes) -> None:
         ws = self.websocket_handler.ws_connection
