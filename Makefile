@@ -8,7 +8,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 ## Install ltt-ext and run a tutored JupyterLab (built-in tutor engine unless an LLM is configured).
 lab:
 	$(PIP) install .
-	$(PYTHON) -m jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
+	$(PYTHON) -m jupyterlab $(ROOT_FLAG) $(LAB_ARGS)
 
 ## Install everything the tests need (Python, npm through jlpm, Debian's chromium) and run the full suite.
 test: test-deps

@@ -121,7 +121,7 @@ class Server:
         jpexts = dict(_COMMON_OFF)
         jpexts.update(exts)
         args = [
-            sys.executable, "-m", "jupyter", "server", "--no-browser",
+            sys.executable, "-m", "jupyter_server", "--no-browser",
             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",

@@ -14,17 +14,25 @@ import pytest
 from ltt_ext.testing import V1
 
 
-def jupyter(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "jupyter", *args], capture_output=True, text=True,
+def run_module(module, *args, env=None, **kw):
+    # `python -m <app module>`, not `python -m jupyter <sub>`: jupyter_core finds `jupyter-<sub>` on
+    # PATH, which may be another environment's script (a venv made with --system-site-packages).
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           env=env, timeout=120, **kw)
 
 
 def test_extension_list_shows_ltt_ext_ok():
-    out = jupyter("server", "extension", "list")
+    out = run_module("jupyter_server.extension.serverextension", "list")
     text = out.stdout + out.stderr
     for name in ("ltt_ext", "jupyter_server_documents", "jupyter_server_fileid"):
         assert f"{name} \x1b[32menabled" in text or f"{name} enabled" in text, text
     assert "ltt_ext 0.1.0 \x1b[32mOK" in text or "ltt_ext 0.1.0 OK" in text, text
+
+
+def test_labextension_list_shows_the_prebuilt_front_end_enabled_ok():
+    out = run_module("jupyterlab.labextensions", "list")
+    text = (out.stdout + out.stderr).replace("\x1b[32m", "").replace("\x1b[0m", "")
+    assert "ltt-ext v0.1.0 enabled OK (python, ltt-ext)" in text, text
 
 
 def free_port() -> int:
@@ -41,7 +49,7 @@ def server_subprocess(tmp_path):
     port, token = free_port(), "secret-token"
     root = tmp_path / "root"
     root.mkdir()
-    args = [sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={port}",
+    args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
             "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
             f"--BaseFileIdManager.db_path={tmp_path / 'fileid.db'}",
             f"--Tutor.db_path={tmp_path / 'tutor.db'}"]
