@@ -53,6 +53,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test reports the tail of its `jupyter lab` log: CI keeps nothing else."""
+    outcome = yield
+    report = outcome.get_result()
+    server = getattr(item, "funcargs", {}).get("lab")
+    if report.failed and isinstance(server, LabServer):
+        report.sections.append(("jupyter lab log (tail)", server.log_tail(80)))
+
+
 @pytest.fixture(autouse=True)
 def jp_asyncio_loop():
     """Overrides pytest-jupyter's autouse loop (see below)."""

@@ -58,7 +58,8 @@ def open_notebook(ctx, lab, path: str, page=None):
 
 
 def run_all(page):
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    """Start running every cell; returns at once (the command's promise settles when they end)."""
+    page.evaluate("() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
 def ask(page, text: str):
