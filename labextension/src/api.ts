@@ -127,17 +127,7 @@ export class TutorClient {
     cellId?: string | null,
     consent = false
   ): Promise<IAskReply> {
-    const body: Record<string, string | boolean> = { path, text };
-    if (cellId) {
-      body.cell_id = cellId;
-    }
-    if (consent) {
-      body.consent = true;
-    }
-    return this.request<IAskReply>('ask', {
-      method: 'POST',
-      body: JSON.stringify(body)
-    });
+    return this.post('ask', { path, text }, cellId, consent);
   }
 
   more(
@@ -145,14 +135,24 @@ export class TutorClient {
     cellId?: string | null,
     consent = false
   ): Promise<IAskReply> {
-    const body: Record<string, string | boolean> = { path };
+    return this.post('more', { path }, cellId, consent);
+  }
+
+  /** A question or "more help": the optional cell and consent go in only when set. */
+  private post(
+    endpoint: 'ask' | 'more',
+    fields: Record<string, string>,
+    cellId?: string | null,
+    consent = false
+  ): Promise<IAskReply> {
+    const body: Record<string, string | boolean> = { ...fields };
     if (cellId) {
       body.cell_id = cellId;
     }
     if (consent) {
       body.consent = true;
     }
-    return this.request<IAskReply>('more', {
+    return this.request<IAskReply>(endpoint, {
       method: 'POST',
       body: JSON.stringify(body)
     });

@@ -17,6 +17,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import {
   Consent,
+  IAskReply,
   ITutorInfo,
   ITutorMessage,
   StreamFrame,
@@ -240,44 +241,32 @@ export class TutorChatModel extends AbstractChatModel {
     if (!text) {
       return false;
     }
-    this._pending++;
-    this._emit();
-    try {
-      const reply = await this._client.ask(
-        this.path,
-        text,
-        this._contextCell?.id,
-        Consent.get()
-      );
-      this._notice = null;
-      // Snapshots taken when the reply started: never shorter than the deltas already here.
-      this.upsert(reply.question, false);
-      this.upsert(reply.reply, false);
-      this._noticeFromReply(reply.reply);
-      return true;
-    } catch (err) {
-      this._setError(err, 'answer');
+    const ok = await this._request('answer', () =>
+      this._client.ask(this.path, text, this._contextCell?.id, Consent.get())
+    );
+    if (!ok && !this.input.value) {
       // Give the learner their words back.
-      if (!this.input.value) {
-        this.input.value = message.body;
-      }
-      return false;
-    } finally {
-      this._pending--;
-      this._emit();
+      this.input.value = message.body;
     }
+    return ok;
   }
 
   /** Climb the hint ladder ("More help"). */
   async more(): Promise<boolean> {
+    return this._request('give more help', () =>
+      this._client.more(this.path, this._contextCell?.id, Consent.get())
+    );
+  }
+
+  /** One tutor request (a question or "more help"): pending state, reply, or a clear error. */
+  private async _request(
+    what: string,
+    send: () => Promise<IAskReply>
+  ): Promise<boolean> {
     this._pending++;
     this._emit();
     try {
-      const reply = await this._client.more(
-        this.path,
-        this._contextCell?.id,
-        Consent.get()
-      );
+      const reply = await send();
       this._notice = null;
       // Snapshots taken when the reply started: never shorter than the deltas already here.
       this.upsert(reply.question, false);
@@ -285,7 +274,7 @@ export class TutorChatModel extends AbstractChatModel {
       this._noticeFromReply(reply.reply);
       return true;
     } catch (err) {
-      this._setError(err, 'give more help');
+      this._setError(err, what);
       return false;
     } finally {
       this._pending--;
