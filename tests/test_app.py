@@ -65,14 +65,24 @@ def server_subprocess(tmp_path):
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
+                stop(proc)
                 log.seek(0)
                 raise RuntimeError(f"server did not start:\n{log.read()}")
             time.sleep(0.2)
     yield proc, base, token, log
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(10)
+    stop(proc)
     log.close()
+
+
+def stop(proc):
+    """SIGTERM first, so the server shuts its kernels down; SIGKILL only if it hangs."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def api(base, token, path, method="GET", body=None):

@@ -64,8 +64,10 @@ class KernelNotebookWriter:
             msg = KernelMessage(channel, msg)
         if msg.cell_id is None:
             return
-        if not self.rooms:
-            # No room yet (freed while idle, or never opened): keep order, fetch it.
+        if self._pending or not self.rooms:
+            # No room yet (freed while idle, or never opened): keep order, fetch it. Until the
+            # backlog is written, newer messages queue behind it: the room is attached before
+            # its connection finishes, and a stream applied before its execute_input was wiped.
             self._pending.append(msg)
             if self._resolving is None or self._resolving.done():
                 self._resolving = asyncio.ensure_future(self._resolve())

@@ -243,7 +243,11 @@ class LabServer:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # the fixture never gets to: a lab that failed to start is stopped here
+            raise
 
     def log_tail(self, n: int = 60) -> str:
         try:

@@ -1,11 +1,16 @@
 """Every execution of a notebook cell reaches the server YDoc and the .ipynb, exactly once."""
 
+import asyncio
 import json
+import logging
+import uuid
 
 from pycrdt import Map, Text
 
 from jupyter_server_documents.rooms.ynotebook_room import _source_hash
 from ltt_ext.documents.rooms import SharedClientNotebookRoom
+from ltt_ext.documents.writer import NotebookWriter
+from ltt_ext.kernels.message import KernelMessage
 from ltt_ext.testing import wait_for_cell, wait_until
 
 
@@ -119,3 +124,37 @@ async def test_a_freed_room_comes_back_for_a_websocket_execution(
     await ws.wait_idle(ws.execute("print('back')", cell_id=cells[0]))
     cell = await wait_for_cell(jp_root_dir, path, 0, lambda c: c.outputs)
     assert cell.outputs[0].text == "back\n"
+
+
+
+def iopub(msg_type: str, content: dict, parent_msg_id: str) -> KernelMessage:
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": "kernel", "version": "5.3"}
+    parent = {"msg_id": parent_msg_id, "msg_type": "execute_request"}
+    return KernelMessage("iopub", [json.dumps(part).encode() for part in (header, parent, {}, content)])
+
+
+async def test_messages_arriving_while_a_room_connects_keep_kernel_order(make_notebook, notebook_session):
+    # The room is attached to the writer before its connection finishes; what the kernel sends
+    # meanwhile must wait behind the backlog (a stream written before its execute_input was wiped).
+    path, cells = make_notebook(["print('in order')"])
+    _, room = await notebook_session(path)
+    attached = asyncio.Event()
+
+    async def connect_slowly(kernel_id):
+        writer.attach_room(kernel_id, room)
+        attached.set()
+        await asyncio.sleep(0.2)  # the rest of connect_kernel: kernel info, worker start
+
+    writer = NotebookWriter(logging.getLogger("test"), resolver=connect_slowly)
+    listener = writer.listener_for("k1")
+    parent = f"shell:{uuid.uuid4().hex}#{cells[0]}"
+    listener("iopub", iopub("status", {"execution_state": "busy"}, parent))
+    listener("iopub", iopub("execute_input", {"code": "print('in order')", "execution_count": 7}, parent))
+    await attached.wait()
+    listener("iopub", iopub("stream", {"name": "stdout", "text": "in order\n"}, parent))
+    listener("iopub", iopub("status", {"execution_state": "idle"}, parent))
+    await listener._resolving
+
+    cell = ycell(room, cells[0])
+    assert cell["execution_count"] == 7 and cell["execution_state"] == "idle"
+    assert [str(o["text"]) for o in cell["outputs"]] == ["in order\n"]
