@@ -60,7 +60,9 @@ class ServerWorkspace:
         except Exception:
             return False
 
-    async def kernel_path(self, kernel_id: str) -> str | None:
+    async def kernel_paths(self, kernel_id: str) -> list[str]:
+        """Notebook paths of the sessions on ``kernel_id``, in session order."""
+        paths: list[str] = []
         sessions = await ensure_async(self.serverapp.session_manager.list_sessions())
         for s in sessions:
             if (s.get("kernel") or {}).get("id") != kernel_id:
@@ -69,9 +71,9 @@ class ServerWorkspace:
             # JupyterLab first creates sessions at "<dir>/<uuid>" with the real file name in `name`
             if not path.endswith(".ipynb") and name.endswith(".ipynb"):
                 path = posixpath.join(posixpath.dirname(path), name)
-            if path.endswith(".ipynb") and s.get("type", "notebook") == "notebook":
-                return path
-        return None
+            if path.endswith(".ipynb") and s.get("type", "notebook") == "notebook" and path not in paths:
+                paths.append(path)
+        return paths
 
     def _room(self, path: str):
         yroom_manager = self._settings.get("yroom_manager")

@@ -146,7 +146,7 @@ class Tutor(LoggingConfigurable):
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
         self._pending: dict[tuple[str, str], Execution] = {}
-        self._kernel_paths: dict[str, tuple[str | None, float]] = {}
+        self._kernel_paths: dict[str, tuple[list[str], float]] = {}
         self._kernel_states: dict[str, str] = {}
         self._contexts: dict[str, NotebookContext] = {}
         self._subscribers: dict[str, list[Subscriber]] = {}
@@ -332,8 +332,7 @@ class Tutor(LoggingConfigurable):
             state = msg.content.get("execution_state")
             if state and self._kernel_states.get(kernel_id) != state:
                 self._kernel_states[kernel_id] = state
-                path = self._kernel_paths.get(kernel_id, (None, 0))[0]
-                if path:
+                for path in self._kernel_paths.get(kernel_id, ([], 0))[0]:
                     self.context(path).kernel_state = state
                     self._publish_status(path)
             if state == "idle" and key in self._pending:
@@ -347,8 +346,8 @@ class Tutor(LoggingConfigurable):
             )
             while len(self._pending) > 200:  # a kernel that died mid-run never sends idle
                 self._pending.pop(next(iter(self._pending)))
-            # resolve the notebook now so status pushes reach its subscribers
-            await self._path_for_kernel(kernel_id)
+            # resolve the notebooks now so status pushes reach their subscribers
+            await self._paths_for_kernel(kernel_id)
             return
         ex = self._pending.get(key)
         if ex is None:
@@ -362,26 +361,41 @@ class Tutor(LoggingConfigurable):
         else:
             ex.add_output(output_text(mt, msg.content))
 
-    async def _path_for_kernel(self, kernel_id: str) -> str | None:
+    async def _paths_for_kernel(self, kernel_id: str) -> list[str]:
+        """The notebooks whose sessions use ``kernel_id`` (usually one), cached briefly."""
         cached = self._kernel_paths.get(kernel_id)
         if cached and (cached[0] or time.monotonic() - cached[1] < 2) and time.monotonic() - cached[1] < 10:
             return cached[0]
-        path = None
+        paths: list[str] = []
         if self.workspace is not None:
             try:
-                path = await self.workspace.kernel_path(kernel_id)
+                paths = list(await self.workspace.kernel_paths(kernel_id))
             except Exception:
                 self.log.debug("ltt tutor: no session for kernel %s", kernel_id, exc_info=True)
-        self._kernel_paths[kernel_id] = (path, time.monotonic())
-        return path
+        self._kernel_paths[kernel_id] = (paths, time.monotonic())
+        return paths
+
+    async def _notebook_of(self, ex: Execution, paths: list[str]) -> NotebookContext:
+        """The notebook an execution came from when several share its kernel: the one holding
+        its cell id, else its code; the first session's otherwise."""
+        if len(paths) > 1:
+            for path in paths:
+                ctx = self.context(path)
+                await self._refresh_cells(ctx)
+                if ex.cell_id:
+                    if any(c.id == ex.cell_id for c in ctx.cells):
+                        return ctx
+                elif ex.code and ctx.find_cell_by_source(ex.code) is not None:
+                    return ctx
+        return self.context(paths[0])
 
     async def _finalize(self, ex: Execution) -> None:
         ex.finished = time.time()
-        path = await self._path_for_kernel(ex.kernel_id)
-        if path is None:
+        paths = await self._paths_for_kernel(ex.kernel_id)
+        if not paths:
             return  # a console or a kernel without a notebook: nothing to tutor
-        ex.path = path
-        ctx = self.context(path)
+        ctx = await self._notebook_of(ex, paths)
+        path = ex.path = ctx.path
         ctx.kernel_id = ex.kernel_id
         if ex.error is not None:
             await self._refresh_cells(ctx)

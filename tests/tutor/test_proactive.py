@@ -2,6 +2,8 @@
 
 import json
 
+import nbformat
+
 from ltt_ext.testing import wait_until
 
 TUTOR_MD = """# Lesson 1
@@ -79,3 +81,30 @@ async def test_proactive_hint_reaches_a_late_subscriber(
     later = await history(jp_fetch, nb.path, since=str(newest))
     assert [m["kind"] for m in later] == ["question", "answer"]
     ws.close()
+
+
+async def test_notebooks_sharing_a_kernel_each_get_their_own_hints(
+    jp_root_dir, notebook_session, kernel_ws, ltt_fake_llm, ltt_tutor
+):
+    # JupyterLab's "use the kernel of another session": two notebooks, one kernel. A hint belongs
+    # to the notebook the failing cell is in, found by its cell id or, without one, its code.
+    for name, cells in (("a.ipynb", {"a1": "x = 1"}), ("b.ipynb", {"b1": "1 / 0", "b2": "undefined_name"})):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in cells.items()]
+        nbformat.write(nb, jp_root_dir / name)
+    session_a, _ = await notebook_session("a.ipynb")
+    kernel_id = session_a["kernel"]["id"]
+    session_b, _ = await notebook_session("b.ipynb", kernel_id=kernel_id)
+    assert session_b["kernel"]["id"] == kernel_id
+
+    def hints(path):
+        return [m for m in ltt_tutor.store.history(path) if m.kind == "hint" and m.status == "done"]
+
+    ws = await kernel_ws(kernel_id)
+    await ws.wait_idle(ws.execute("1 / 0", cell_id="b1"))
+    first = await wait_until(lambda: hints("b.ipynb"), timeout=60)
+    assert first[0].cell_id == "b1"
+    await ws.wait_idle(ws.execute("undefined_name"))  # no cell id: matched by its code
+    both = await wait_until(lambda: len(hints("b.ipynb")) == 2 and hints("b.ipynb"), timeout=60)
+    assert {m.cell_id for m in both} == {"b1", "b2"}
+    assert ltt_tutor.store.history("a.ipynb") == []

@@ -20,8 +20,8 @@ class MemoryWorkspace:
     async def exists(self, path):
         return path in self.files
 
-    async def kernel_path(self, kernel_id):
-        return "nb.ipynb"
+    async def kernel_paths(self, kernel_id):
+        return ["nb.ipynb"]
 
     async def notebook_cells(self, path):
         return [Cell("c1", "code", "total = 0")]
