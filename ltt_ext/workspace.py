@@ -1,7 +1,7 @@
 """What the tutor needs from the running Jupyter server, behind a small surface.
 
 The tutor stays free of tornado and of the server's object graph: it asks this
-adapter for a kernel's notebook path (sessions), a notebook's current cells
+adapter for a kernel's notebook paths (sessions), a notebook's current cells
 (the server-side YDoc of jupyter-server-documents when a room is live, else
 the ``.ipynb`` through the contents manager), instructor files, and path checks.
 """
