@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.gateway.gateway_client import GatewayClient
+from jupyter_server.gateway.managers import GatewayMappingKernelManager
 from jupyter_server.services.kernels.connection.base import BaseKernelWebsocketConnection
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from jupyter_server.services.sessions.sessionmanager import SessionManager
 from jupyter_server_documents.rooms.yroom_manager import YRoomManager
 from traitlets import Type
 from traitlets.config import Config, LoggingConfigurable
+from traitlets.utils.importstring import import_item
 
 from . import __version__
 from .documents.rooms import SharedClientYRoomManager
@@ -16,12 +20,51 @@ from .documents.writer import NotebookWriter
 from .handlers.execute import execute_handlers
 from .kernels.manager import SharedClientMultiKernelManager
 from .kernels.websocket import SharedClientWebsocketConnection
+from .sessions import SharedClientSessionManager
 
 DOCUMENTS_EXTENSION = "jupyter_server_documents"
+
+# What Jupyter Server itself uses when a gateway is configured (ServerApp's trait defaults).
+GATEWAY_SESSION_MANAGER = "jupyter_server.gateway.managers.GatewaySessionManager"
+GATEWAY_WEBSOCKET_CONNECTION = "jupyter_server.gateway.connections.GatewayWebSocketConnection"
+# What jupyter-server-documents (linked before us) puts in ServerApp's config, for local kernels.
+DOCUMENTS_SESSION_MANAGER = "jupyter_server_documents.session_manager.YDocSessionManager"
+DOCUMENTS_WEBSOCKET_CONNECTION = (
+    "jupyter_server_documents.websocket_connection.KernelWebsocketConnection"
+)
 
 
 def _dotted(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _as_class(value):
+    if isinstance(value, str):
+        try:
+            return import_item(value)
+        except Exception:
+            return None
+    return value if isinstance(value, type) else None
+
+
+def _configured_gateway(serverapp) -> str | None:
+    """The gateway the server will send its kernels to, or None for local kernels.
+
+    Jupyter Server decides this in ``init_configurables`` (after every extension linked), from
+    ``GatewayClient.url`` (``--gateway-url``, ``$JUPYTER_GATEWAY_URL``) or an explicitly configured
+    gateway kernel manager. We read the same config without creating the ``GatewayClient``
+    singleton, so that the server still builds it from its final config.
+    """
+    if GatewayClient.initialized():
+        client = GatewayClient.instance()
+    else:
+        client = GatewayClient(parent=serverapp, log=serverapp.log)
+    if client.gateway_enabled:
+        return client.url
+    configured = _as_class(serverapp.config.ServerApp.get("kernel_manager_class"))
+    if configured is not None and issubclass(configured, GatewayMappingKernelManager):
+        return client.url or f"(kernel manager {_dotted(configured)})"
+    return None
 
 
 class LttExtApp(ExtensionApp):
@@ -44,6 +87,12 @@ class LttExtApp(ExtensionApp):
         config=True,
         help="Kernel websockets, as listeners on the shared client.",
     )
+    session_manager_class = Type(
+        default_value=SharedClientSessionManager,
+        klass=SessionManager,
+        config=True,
+        help="The server's session manager (jupyter-server-documents' one, for every session).",
+    )
     yroom_manager_class = Type(
         default_value=SharedClientYRoomManager,
         klass=YRoomManager,
@@ -59,18 +108,68 @@ class LttExtApp(ExtensionApp):
 
     # -- link: runs before the server builds its kernel manager ---------------------------
 
+    gateway_url: str | None = None
+
     def _link_jupyter_server_extension(self, serverapp):
         super()._link_jupyter_server_extension(serverapp)  # loads our config first
-        c = Config()
-        c.ServerApp.kernel_manager_class = _dotted(self.kernel_manager_class)
-        c.ServerApp.kernel_websocket_connection_class = _dotted(
-            self.kernel_websocket_connection_class
-        )
-        serverapp.update_config(c)
+        self._overridden: dict[str, list[str]] = {}
+        self.gateway_url = _configured_gateway(serverapp)
+        if self.gateway_url is not None:
+            self._leave_gateway_in_force(serverapp)
+        else:
+            self._install_classes(serverapp)
         documents = self._extension_app(DOCUMENTS_EXTENSION)
         if documents is not None:
             # It linked before us (alphabetical order) but builds its room manager at load.
             documents.yroom_manager_class = self.yroom_manager_class
+
+    def _install_classes(self, serverapp) -> None:
+        self._kept = {
+            "kernel_manager_class": self.kernel_manager_class,
+            "kernel_websocket_connection_class": self.kernel_websocket_connection_class,
+            "session_manager_class": self.session_manager_class,
+        }
+        c = Config()
+        for name, cls in self._kept.items():
+            c.ServerApp[name] = _dotted(cls)
+        # nextgen_kernels_api, when enabled too, sets AsyncMappingKernelManager.kernel_manager_class
+        # (its per-kernel manager), which our manager, a subclass, would inherit: our class's own
+        # section outranks it. A user's value in that section is kept.
+        section = SharedClientMultiKernelManager.__name__
+        if "kernel_manager_class" not in serverapp.config.get(section, {}):
+            c[section].kernel_manager_class = (
+                SharedClientMultiKernelManager.kernel_manager_class.default_value
+            )
+        serverapp.update_config(c)
+        # Extensions that link after us (alphabetically: nextgen_kernels_api among them) may set
+        # these again; the server builds its managers only after every link, from these traits.
+        serverapp.observe(self._keep_class, names=list(self._kept))
+
+    def _keep_class(self, change) -> None:
+        ours = self._kept[change.name]
+        if _as_class(change.new) is ours:
+            return
+        other = _dotted(change.new) if isinstance(change.new, type) else str(change.new)
+        package = other.split(".", 1)[0]  # an extension's classes live in its own package
+        self.log.debug("ltt_ext: %s set ServerApp.%s=%s; keeping %s",
+                       package, change.name, other, _dotted(ours))
+        self._overridden.setdefault(package, []).append(f"ServerApp.{change.name}")
+        setattr(change.owner, change.name, ours)
+
+    def _leave_gateway_in_force(self, serverapp) -> None:
+        """Kernels are remote: Jupyter Server's gateway classes manage them, not ours.
+
+        jupyter-server-documents linked before us and set its own session manager and kernel
+        websocket class, both made for local kernels; when that is where they come from, put
+        back what Jupyter Server uses with a gateway. Explicit user choices are left alone.
+        """
+        server = serverapp.config.ServerApp
+        c = Config()
+        if server.get("session_manager_class") == DOCUMENTS_SESSION_MANAGER:
+            c.ServerApp.session_manager_class = GATEWAY_SESSION_MANAGER
+        if server.get("kernel_websocket_connection_class") == DOCUMENTS_WEBSOCKET_CONNECTION:
+            c.ServerApp.kernel_websocket_connection_class = GATEWAY_WEBSOCKET_CONNECTION
+        serverapp.update_config(c)
 
     def _extension_app(self, name: str):
         package = self.serverapp.extension_manager.extensions.get(name)
@@ -84,9 +183,27 @@ class LttExtApp(ExtensionApp):
     # -- load ------------------------------------------------------------------------------
 
     def initialize_settings(self):
+        if getattr(self, "_kept", None):
+            self.serverapp.unobserve(self._keep_class, names=list(self._kept))
+        for package, settings in getattr(self, "_overridden", {}).items():
+            self.log.warning(
+                "ltt_ext: extension %s set %s after ltt-ext linked; ltt-ext kept its own "
+                "(it replaces %s). Disable it: jupyter server extension disable %s",
+                package, ", ".join(dict.fromkeys(settings)), package, package,
+            )
         mkm = self.serverapp.kernel_manager
         self.kernel_hub = mkm if isinstance(mkm, SharedClientMultiKernelManager) else None
-        if self.kernel_hub is None:
+        if self.gateway_url is not None:
+            self.log.info(
+                "ltt_ext: kernels run on the gateway %s; Jupyter Server's %s, %s and %s stay in "
+                "force. The notebook writer and the tutor's hints on errors need local kernels "
+                "and are off; the tutor chat works.",
+                self.gateway_url, _dotted(type(mkm)),
+                _dotted(type(self.serverapp.session_manager)),
+                _dotted(self.serverapp.kernel_websocket_connection_class),
+            )
+            self.kernel_hub = None
+        elif self.kernel_hub is None:
             self.log.error(
                 "ltt_ext: the kernel manager is %s, not ltt-ext's shared-client manager "
                 "(another extension or config overrode ServerApp.kernel_manager_class); "

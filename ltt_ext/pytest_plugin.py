@@ -5,8 +5,12 @@
     streamed as server-sent events (``data: {...}`` chunks, then ``data: [DONE]``) or as one JSON
     answer; ``GET /v1/models``. Replies are scripted (``script("first", "second")``, else
     ``default_reply``), with ``delay`` before answering and ``token_delay`` between chunks, and
-    failure modes: ``"error"`` (HTTP 500), ``"hang"`` (never answers), ``"malformed"`` (a broken
-    SSE chunk after the first token). It records every request body in ``requests``.
+    failure modes: ``"error"`` (HTTP ``status``, 500 by default, with ``headers``: a 429 with
+    ``{"Retry-After": "2"}``), ``"hang"`` (never answers), ``"malformed"`` (a broken SSE chunk after
+    the first token), ``"endless"`` (a stream that never ends: the text again and again),
+    ``"html"`` (a 200 with a web page instead of SSE) and ``"empty"`` (a valid stream without
+    any content, ending with ``finish_reason``, ``"length"`` by default). It records every
+    request body in ``requests``.
 
 ``ltt_tutor_config`` / ``ltt_tutored_server_config``
     Configuration of a tutor pointing at the fake LLM, and a whole ``jp_server_config`` enabling
@@ -36,12 +40,12 @@ from tornado.httpserver import HTTPServer
 from tornado.iostream import StreamClosedError
 from tornado.netutil import bind_sockets
 
-MODES = ("ok", "error", "hang", "malformed")
+MODES = ("ok", "error", "hang", "malformed", "endless", "html", "empty")
 
 
 @dataclass
 class Reply:
-    """One scripted answer. ``mode`` is one of ``ok``, ``error``, ``hang``, ``malformed``."""
+    """One scripted answer. ``mode`` is one of :data:`MODES`."""
 
     text: str = "Look closely at the line the arrow points to."
     mode: str = "ok"
@@ -50,6 +54,8 @@ class Reply:
     token_delay: float | None = None
     usage: dict[str, int] | None = None
     error_message: str = "scripted failure"
+    headers: dict[str, str] = field(default_factory=dict)
+    finish_reason: str | None = None
 
 
 @dataclass
@@ -93,6 +99,11 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"\s*\S+\s*", text) or [text]
 
 
+def _forever(tokens: list[str]):
+    while True:
+        yield from tokens
+
+
 class _Base(web.RequestHandler):
     def initialize(self, llm: FakeLLM):
         self.llm = llm
@@ -133,6 +144,8 @@ class ChatHandler(_Base):
             return
         if reply.mode == "error":
             self.set_status(reply.status)
+            for k, v in reply.headers.items():
+                self.set_header(k, v)
             self.finish({"error": {"message": reply.error_message, "type": "server_error", "code": None}})
             return
         model = body.get("model", "fake-tutor")
@@ -143,6 +156,11 @@ class ChatHandler(_Base):
             "total_tokens": prompt_tokens + len(_tokens(reply.text)),
         }
         created = int(time.time())
+        if reply.mode == "html":  # e.g. a captive portal or a reverse proxy's error page, with 200
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish("<!doctype html>\n<html><head><title>Sign in</title></head>\n"
+                        "<body><p>Please sign in to continue.</p></body></html>\n")
+            return
         if not body.get("stream"):
             self.finish({
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": created, "model": model,
@@ -163,7 +181,16 @@ class ChatHandler(_Base):
             return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model,
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
-        for i, tok in enumerate(_tokens(reply.text)):
+        if reply.mode == "empty":  # e.g. a reasoning model that spent max_tokens thinking
+            await send(chunk({"role": "assistant", "content": ""}))
+            await send(chunk({}, reply.finish_reason or "length"))
+            await send("[DONE]")
+            self.finish()
+            return
+        tokens = _tokens(reply.text)
+        if reply.mode == "endless":
+            tokens = _forever(tokens)
+        for i, tok in enumerate(tokens):
             if reply.mode == "malformed" and i == 1:
                 await send('{"id": "chatcmpl-fake", "choices": [{"delta": {"content": "bro')
                 self.finish()
@@ -171,7 +198,9 @@ class ChatHandler(_Base):
             await send(chunk({"role": "assistant", "content": tok} if i == 0 else {"content": tok}))
             if token_delay:
                 await asyncio.sleep(token_delay)
-        await send(chunk({}, "stop"))
+            elif reply.mode == "endless" and i % 50 == 0:
+                await asyncio.sleep(0)  # let the client (same event loop in tests) read
+        await send(chunk({}, reply.finish_reason or "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
             await send({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created,
                         "model": model, "choices": [], "usage": usage})

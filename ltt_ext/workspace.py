@@ -54,6 +54,11 @@ class ServerWorkspace:
         """The server's jupyter_events logger (the tutor emits message metadata on it)."""
         return getattr(self.serverapp, "event_logger", None)
 
+    def file_id(self, path: str) -> str | None:
+        """The notebook's id in jupyter_server_fileid (kept across renames and moves), or None."""
+        fim = self._settings.get("file_id_manager")
+        return fim.index(path) if fim is not None else None
+
     async def exists(self, path: str) -> bool:
         try:
             return bool(await ensure_async(self.contents_manager.file_exists(path)))

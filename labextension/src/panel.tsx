@@ -21,6 +21,7 @@ import * as React from 'react';
 
 import { Consent, ITutorInfo, ITutorMessage, TutorClient } from './api';
 import { TutorChatModel } from './model';
+import { LocalOnlySanitizer } from './sanitizer';
 
 export const PANEL_ID = 'ltt-tutor-panel';
 
@@ -320,7 +321,10 @@ export class TutorSidebar extends Panel {
     this.title.caption = 'Tutor';
     this.node.setAttribute('aria-label', 'Tutor chat');
     this._client = options.client;
-    this._rendermime = options.rendermime;
+    // LLM text: rendered with nothing loaded from other origins (see sanitizer.ts).
+    this._rendermime = options.rendermime.clone({
+      sanitizer: new LocalOnlySanitizer(options.rendermime.sanitizer)
+    });
     this._themeManager = options.themeManager ?? null;
     this._preambles = new MessagePreambleRegistry();
     this._preambles.addComponent(MessageBadge);

@@ -12,7 +12,9 @@ Outputs are stored as JupyterLab stores them: one ``Map`` per output, stream
 text as a ``Text`` that consecutive chunks of the same stream extend (the stock
 front end calls ``.get`` on them; plain dicts made it throw once per chunk).
 The count and the running state are written when the kernel starts the cell,
-not only at the end.
+not only at the end. Display ids are notebook-wide, as nbclient and JupyterLab
+track them: ``h.update(...)`` in a later cell (or a new display with the same
+id) rewrites every output showing that id, wherever it is.
 """
 
 from __future__ import annotations
@@ -36,14 +38,62 @@ RoomResolver = t.Callable[[str], t.Awaitable[None]]
 class _CellRun:
     """What the writer knows about one execution of one cell."""
 
-    __slots__ = ("room", "ycell", "clear_pending", "display_index", "started")
+    __slots__ = ("room", "ycell", "cell_id", "clear_pending", "started")
 
-    def __init__(self, room, ycell: Map):
+    def __init__(self, room, ycell: Map, cell_id: str):
         self.room = room
         self.ycell = ycell
+        self.cell_id = cell_id
         self.clear_pending = False
-        self.display_index: dict[str, list[int]] = {}
         self.started = False
+
+
+class _DisplayTarget(t.NamedTuple):
+    """One output showing a display id: its cell, and its index in the cell's outputs."""
+
+    room: t.Any
+    cell_id: str
+    ycell: Map
+    index: int
+
+
+class DisplayIndex:
+    """display id -> the outputs showing it, across every cell of the kernel's notebooks.
+
+    nbclient's ``_display_id_map``. Indices stay valid because this writer is the one
+    that appends to and clears a cell's outputs, and it forgets a cell's entries whenever
+    it clears that cell.
+    """
+
+    MAX_IDS = 10_000  # the oldest ids go first; updates to them are then dropped
+
+    def __init__(self) -> None:
+        self._targets: dict[str, list[_DisplayTarget]] = {}
+
+    def add(self, display_id: str, target: _DisplayTarget) -> None:
+        if display_id not in self._targets and len(self._targets) >= self.MAX_IDS:
+            self._targets.pop(next(iter(self._targets)))
+        self._targets.setdefault(display_id, []).append(target)
+
+    def targets(self, display_id: str) -> list[_DisplayTarget]:
+        return self._targets.get(display_id, [])
+
+    def forget_cell(self, room, cell_id: str) -> None:
+        self._keep(lambda tg: not (tg.room is room and tg.cell_id == cell_id))
+
+    def forget_room(self, room) -> None:
+        self._keep(lambda tg: tg.room is not room)
+
+    def clear(self) -> None:
+        self._targets.clear()
+
+    def _keep(self, keep: t.Callable[[_DisplayTarget], bool]) -> None:
+        for display_id in list(self._targets):
+            kept = [tg for tg in self._targets[display_id] if keep(tg)]
+            if kept:
+                self._targets[display_id] = kept
+            else:
+                del self._targets[display_id]
 
 
 class KernelNotebookWriter:
@@ -54,6 +104,7 @@ class KernelNotebookWriter:
         self.kernel_id = kernel_id
         self.rooms: list[YNotebookRoom] = []
         self.runs: dict[str, _CellRun | None] = {}
+        self.displays = DisplayIndex()
         self._pending: deque[KernelMessage] = deque(maxlen=100_000)
         self._resolving: asyncio.Task | None = None
 
@@ -63,7 +114,10 @@ class KernelNotebookWriter:
         if not isinstance(msg, KernelMessage):
             msg = KernelMessage(channel, msg)
         if msg.cell_id is None:
-            return
+            # A display update from outside any cell (a console, a thread) still updates the
+            # notebook's outputs showing that display id; other untagged output is not a cell's.
+            if msg.msg_type != "update_display_data" or not self.rooms:
+                return
         if self._pending or not self.rooms:
             # No room yet (freed while idle, or never opened): keep order, fetch it. Until the
             # backlog is written, newer messages queue behind it: the room is attached before
@@ -99,7 +153,7 @@ class KernelNotebookWriter:
         for room in self.rooms:
             ycell = self.owner.find_cell(room, msg.cell_id)
             if ycell is not None:
-                run = _CellRun(room, ycell)
+                run = _CellRun(room, ycell, msg.cell_id)
                 break
         if len(self.runs) > 256:  # finished runs are only looked up again by stragglers
             self.runs.pop(next(iter(self.runs)))
@@ -107,16 +161,24 @@ class KernelNotebookWriter:
         return run
 
     def _apply(self, msg: KernelMessage) -> None:
+        msg_type = msg.msg_type
+        if msg_type == "update_display_data":
+            # Not tied to the run it came from: that run may be over (an update from a thread).
+            display_id = (msg.content.get("transient") or {}).get("display_id")
+            output = to_output(msg_type, msg.content)
+            if display_id and output is not None:
+                self._update_displays(display_id, output)
+            return
         run = self._run_for(msg)
         if run is None:
             return
-        msg_type = msg.msg_type
         ycell = run.ycell
         try:
             if msg_type == "execute_input":
                 with ycell.doc.transaction():
                     if not run.started:
                         del ycell["outputs"][:]
+                        self.displays.forget_cell(run.room, run.cell_id)
                         run.started = True
                     ycell["execution_count"] = msg.content.get("execution_count")
                     ycell["execution_state"] = "running"
@@ -136,8 +198,23 @@ class KernelNotebookWriter:
 
     def _clear(self, run: _CellRun) -> None:
         del run.ycell["outputs"][:]
-        run.display_index.clear()
+        self.displays.forget_cell(run.room, run.cell_id)
         run.clear_pending = False
+
+    def _update_displays(self, display_id: str, output: dict) -> None:
+        """Rewrite every output showing ``display_id`` (nbclient: data and metadata only)."""
+        for target in self.displays.targets(display_id):
+            try:
+                youtputs = target.ycell["outputs"]
+                if target.index >= len(youtputs):
+                    continue
+                old = youtputs[target.index]
+                if not isinstance(old, Map) or old.get("output_type") not in ("display_data", "execute_result"):
+                    continue
+                new = {**old.to_py(), "data": output["data"], "metadata": output["metadata"]}
+                youtputs[target.index] = Map(new)  # replaced, as JupyterLab's model replaces it
+            except Exception:  # the cell was deleted meanwhile
+                self.owner.log.debug("Display %s: output gone in cell %s", display_id, target.cell_id)
 
     def _add_output(self, run: _CellRun, msg_type: str, content: dict) -> None:
         output = to_output(msg_type, content)
@@ -145,13 +222,10 @@ class KernelNotebookWriter:
             return
         youtputs = run.ycell["outputs"]
         display_id = (content.get("transient") or {}).get("display_id")
-        if msg_type == "update_display_data":
-            for index in run.display_index.get(display_id, []):
-                if index < len(youtputs):
-                    youtputs[index] = Map(output)
-            return
         if run.clear_pending:
             self._clear(run)
+        if display_id:
+            self._update_displays(display_id, output)
         if output["output_type"] == "stream":
             last = youtputs[len(youtputs) - 1] if len(youtputs) else None
             text = last.get("text") if isinstance(last, Map) else None
@@ -162,7 +236,7 @@ class KernelNotebookWriter:
             output["text"] = Text(output["text"])
         youtputs.append(Map(output))
         if display_id:
-            run.display_index.setdefault(display_id, []).append(len(youtputs) - 1)
+            self.displays.add(display_id, _DisplayTarget(run.room, run.cell_id, run.ycell, len(youtputs) - 1))
 
     def finish_all(self) -> None:
         """The kernel restarted or died: nothing in flight will finish."""
@@ -173,6 +247,7 @@ class KernelNotebookWriter:
                 except Exception:
                     pass
         self.runs.clear()
+        self.displays.clear()  # a new kernel process never updates the old one's displays
 
 
 class NotebookWriter:
@@ -214,6 +289,7 @@ class NotebookWriter:
         writer = self._writers.get(kernel_id)
         if writer is not None and room in writer.rooms:
             writer.rooms.remove(room)
+            writer.displays.forget_room(room)
             for key, run in list(writer.runs.items()):
                 if run is not None and run.room is room:
                     writer.runs[key] = None

@@ -6,12 +6,13 @@ import json
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
-from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .base import LttAPIHandler
+from .base import LttAPIHandler, checked_notebook_path
+from ..store import StoreUnavailable
 from ..tutor.service import Tutor, TutorInputError, TutorNotFound
 
 AUTH_RESOURCE = "ltt"
@@ -40,13 +41,16 @@ class TutorAPIHandler(LttAPIHandler):
         return self.json_body()
 
     async def call(self, coro):
-        """Domain errors -> 4xx JSON (APIHandler.write_error renders {"message", "reason"})."""
+        """Domain errors -> 4xx JSON, a locked/unavailable store -> 503 JSON
+        (APIHandler.write_error renders {"message", "reason"})."""
         try:
             return await coro
         except TutorInputError as e:
             raise web.HTTPError(400, str(e)) from None
         except TutorNotFound as e:
             raise web.HTTPError(404, str(e)) from None
+        except StoreUnavailable as e:
+            raise web.HTTPError(503, str(e)) from None
 
     async def accepted(self, coro) -> None:
         """202 with the learner's message and the tutor's (still streaming) reply."""
@@ -66,14 +70,10 @@ class HistoryHandler(TutorAPIHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        path = self.get_query_argument("path", None)
-        since = self.get_query_argument("since", None)
-        if since is not None:
-            try:
-                since = float(since)
-            except ValueError:
-                raise web.HTTPError(400, "'since' must be a number") from None
-        path = await self.call(self.tutor.checked_path(path))
+        tutor = self.tutor
+        since = self.query_number("since")
+        path = await self.notebook_path(self.get_query_argument("path", None))
+        path = await self.call(tutor.checked_path(path))
         messages = await self.call(self.tutor.history(path, since))
         self.finish(json.dumps({"path": path, "messages": messages}))
 
@@ -82,26 +82,29 @@ class AskHandler(TutorAPIHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        b = self.body()
-        await self.accepted(self.tutor.ask(b.get("path"), b.get("text"), b.get("cell_id"), user=_user(self),
-                                           consent=b.get("consent") is True))
+        tutor, b = self.tutor, self.body()
+        path = await self.notebook_path(b.get("path"))
+        await self.accepted(tutor.ask(path, b.get("text"), b.get("cell_id"), user=_user(self),
+                                      consent=b.get("consent") is True))
 
 
 class MoreHandler(TutorAPIHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        b = self.body()
-        await self.accepted(self.tutor.more(b.get("path"), b.get("cell_id"), user=_user(self),
-                                            consent=b.get("consent") is True))
+        tutor, b = self.tutor, self.body()
+        path = await self.notebook_path(b.get("path"))
+        await self.accepted(tutor.more(path, b.get("cell_id"), user=_user(self),
+                                       consent=b.get("consent") is True))
 
 
 class StopHandler(TutorAPIHandler):
     @web.authenticated
     @authorized
     async def post(self):
-        b = self.body()
-        stopped = await self.call(self.tutor.stop_reply(b.get("path"), b.get("id")))
+        tutor, b = self.tutor, self.body()
+        path = await self.notebook_path(b.get("path"))
+        stopped = await self.call(tutor.stop_reply(path, b.get("id")))
         self.finish(json.dumps({"stopped": stopped}))
 
 
@@ -114,14 +117,17 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     def set_default_headers(self):
         """No JupyterHandler default headers on a websocket upgrade."""
 
+    write_error = APIHandler.write_error  # a refused upgrade answers JSON, like the REST API
+
     @ws_authenticated
     async def get(self, *args, **kwargs):
         authorized_ = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))
         if not authorized_:
             raise web.HTTPError(403)
         tutor = _tutor(self)
+        path = await checked_notebook_path(self, self.get_query_argument("path", None))
         try:
-            self.nb_path = await tutor.checked_path(self.get_query_argument("path", None))
+            self.nb_path = await tutor.checked_path(path)
         except TutorInputError as e:
             raise web.HTTPError(400, str(e)) from None
         except TutorNotFound as e:
@@ -145,7 +151,8 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
             pass
 
     def on_message(self, message):
-        """The stream is one-way; requests go through REST."""
+        """The stream is one-way; requests go through REST. Whatever a client sends is ignored
+        (tornado closes the socket on frames over ``websocket_max_message_size``)."""
 
     def on_close(self):
         if self._unsubscribe is not None:

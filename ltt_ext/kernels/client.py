@@ -12,6 +12,15 @@ registry; its routing loop is what we replace:
   task, so they run in order, one at a time, behind nobody and in front of
   nobody. The loop yields to the event loop every ``yield_every`` messages
   instead of sleeping.
+
+Requests are sent through pyzmq's asyncio socket, never through
+``Session.send``: jupyter_client sends on a *synchronous shadow* of an asyncio
+socket, which processes ZMQ's command queue behind pyzmq's back — when a reply
+arrived during such a send, its wake-up was consumed and the pending
+``recv_multipart()`` of the channel loop waited forever (every later reply on
+that socket was lost too: the stuck ``[*]`` cells). One reader per socket (the
+channel loop), all sends through the asyncio socket, and replies routed by the
+request registry (:mod:`.requests`) to the connection that asked.
 """
 
 from __future__ import annotations
@@ -19,16 +28,20 @@ from __future__ import annotations
 import asyncio
 import hmac
 import inspect
+import json
 import typing as t
 from collections import deque
 
 import zmq
+from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.session import DELIM
 from nextgen_kernels_api.services.kernels.client import JupyterServerKernelClient
-from traitlets import Int
+from traitlets import Int, Type
 
 from jupyter_server._tz import utcnow
 
 from .message import KernelMessage
+from .requests import Request, RequestRegistry
 
 Listener = t.Callable[[str, list], t.Any]
 
@@ -102,6 +115,38 @@ class ListenerQueue:
             pass
 
 
+class RegisteringChannel(AsyncZMQSocketChannel):
+    """A shell/control/stdin channel whose sends are remembered and go through pyzmq's
+    asyncio socket (``Session.send`` would use a synchronous shadow: see the module doc)."""
+
+    channel_name = ""
+    client: SharedKernelClient | None = None
+
+    def send(self, msg: dict[str, t.Any]) -> None:  # type: ignore[override]
+        header = msg["header"]
+        if self.client is not None:
+            metadata = msg.get("metadata") or {}
+            cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
+            self.client.requests.add(header["msg_id"], header.get("msg_type", ""),
+                                     self.channel_name, cell_id if isinstance(cell_id, str) else None)
+        frames = self.session.serialize(msg)
+        frames.extend(msg.get("buffers") or [])
+        assert self.socket is not None
+        self.socket.send_multipart(frames, copy=False)
+
+
+class ShellChannel(RegisteringChannel):
+    channel_name = "shell"
+
+
+class ControlChannel(RegisteringChannel):
+    channel_name = "control"
+
+
+class StdinChannel(RegisteringChannel):
+    channel_name = "stdin"
+
+
 class SharedKernelClient(JupyterServerKernelClient):
     """nextgen's shared kernel client with a non-blocking, decode-once fan-out."""
 
@@ -122,12 +167,37 @@ class SharedKernelClient(JupyterServerKernelClient):
         help="Messages routed per channel before the routing loop yields to the event loop.",
     )
 
+    # Our channels, not nextgen's: nextgen's prefix every msg id with its channel (clients got
+    # their ids back changed) and send through Session.send (see the module doc).
+    shell_channel_class = Type(ShellChannel)
+    control_channel_class = Type(ControlChannel)
+    stdin_channel_class = Type(StdinChannel)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.requests = RequestRegistry()
         self._routes: dict[t.Any, _Route] = {}
         self._listeners = self._routes  # nextgen code that counts listeners keeps working
         # Called when the kernel restarts: requests in flight will never be answered.
         self.restart_callbacks: set[t.Callable[[], None]] = set()
+
+    def kernel_died(self, state: str) -> None:
+        """The kernel process died (``state``: ``restarting`` or ``dead``). Tell every listener
+        as upstream's connection does (an IOPub status with no parent), and end the requests
+        in flight: their senders get an ``aborted`` reply, server-side runs end ``aborted``."""
+        self.execution_state = state
+        session = self.session
+        status = session.msg("status", {"execution_state": state})
+        self.dispatch("iopub", KernelMessage("iopub", _packed(session, status)))
+        for request in self.requests.pending():
+            request.replied = True
+            if request.msg_type != "execute_request":
+                continue
+            parent = {"msg_id": request.msg_id, "msg_type": request.msg_type}
+            reply = session.msg("execute_reply", {"status": "aborted", "execution_count": None},
+                                parent=parent)
+            self.dispatch("shell", KernelMessage("shell", _packed(session, reply), request))
+        self.notify_restarted()
 
     def notify_restarted(self) -> None:
         for callback in list(self.restart_callbacks):
@@ -135,6 +205,58 @@ class SharedKernelClient(JupyterServerKernelClient):
                 callback()
             except Exception:
                 self.log.exception("Error in restart callback %r", callback)
+
+    def _wired(self, channel):
+        if channel is not None and getattr(channel, "client", None) is not self:
+            channel.client = self
+        return channel
+
+    @property
+    def shell_channel(self):
+        return self._wired(super().shell_channel)
+
+    @property
+    def control_channel(self):
+        return self._wired(super().control_channel)
+
+    @property
+    def stdin_channel(self):
+        return self._wired(super().stdin_channel)
+
+    # -- requests from connections ------------------------------------------------------
+
+    def send_request(self, channel: str, parts: list[bytes], header: dict[str, t.Any],
+                     cell_id: str | None = None, origin: t.Any = None) -> Request:
+        """Send a websocket's request (``[header, parent, metadata, content, *buffers]``) with
+        its bytes unchanged, remembering who sent it so the replies go back to them alone."""
+        request = self.requests.add(header["msg_id"], header.get("msg_type", ""), channel,
+                                    cell_id, origin)
+        if request.origin_msg_id is not None:
+            parts = [_repack_msg_id(header, request.msg_id), *parts[1:]]
+        if not self._queue_message_if_not_ready(channel, parts):
+            self._send_message(channel, parts)
+        return request
+
+    def _send_message(self, channel_name: str, msg: list) -> None:
+        """Sign and send raw parts through the asyncio socket (nextgen's version used
+        ``Session.send_raw``, i.e. a synchronous shadow socket)."""
+        channel = getattr(self, f"{channel_name}_channel", None)
+        socket = getattr(channel, "socket", None)
+        if socket is None or socket.closed:
+            self.log.warning("Kernel %s channel is closed; dropping a %s message", channel_name,
+                             channel_name)
+            return
+        socket.send_multipart([DELIM, self.session.sign(msg[:4]), *msg], copy=False)
+
+    def handle_incoming_message(self, channel_name: str, msg: list) -> None:
+        """nextgen's entry point for raw parts from a connection: same path, origin unknown."""
+        try:
+            header = json.loads(msg[0])
+        except (ValueError, TypeError, IndexError):
+            self.log.warning("Dropping an undecodable message for the kernel's %s channel",
+                             channel_name)
+            return
+        self.send_request(channel_name, list(msg), header)
 
     def connect_iopub(self, identity=None):
         # ZMQ applies a high-water mark only to connections made after it is set, and the
@@ -184,9 +306,13 @@ class SharedKernelClient(JupyterServerKernelClient):
         msg = parts if isinstance(parts, KernelMessage) else KernelMessage(channel, parts)
         try:
             msg_type = msg.msg_type
+            if msg.request is None:
+                msg.request = self.requests.get(msg.parent_msg_id)
         except ValueError:
             self.log.warning("Dropping kernel message with an undecodable header on %s", channel)
             return
+        if channel != "iopub" and msg.request is not None and msg_type.endswith("_reply"):
+            msg.request.replied = True
         if channel == "iopub":
             self._track_activity(msg, msg_type)
         for route in list(self._routes.values()):
@@ -301,3 +427,11 @@ class SharedKernelClient(JupyterServerKernelClient):
         self._connecting = False
         self._connection_ready = False
         self._connection_ready_event.clear()
+
+
+def _packed(session, msg: dict[str, t.Any]) -> list[bytes]:
+    return [session.pack(msg[k]) for k in ("header", "parent_header", "metadata", "content")]
+
+
+def _repack_msg_id(header: dict[str, t.Any], msg_id: str) -> bytes:
+    return json.dumps({**header, "msg_id": msg_id}).encode("utf8", "surrogateescape")

@@ -2,9 +2,10 @@
 
 For agents, graders and the tutor's own tools: no extra ZMQ connection, and
 the messages go through the same fan-out as everyone else's, so a browser
-attached to the kernel sees the run too. With ``cell_id`` the request is
-tagged like a browser's would be (``shell:<id>#<cell>``), so the notebook
-writer records it in that cell.
+attached to the kernel sees the run too. With ``cell_id`` the request carries
+``metadata.cellId`` as JupyterLab's do, so the notebook writer records it in
+that cell. With ``stdin_origin`` (a websocket connection) the run may prompt
+with ``input()``: the prompt goes to that connection alone, which answers it.
 """
 
 from __future__ import annotations
@@ -41,33 +42,38 @@ async def execute(
     cell_id: str | None = None,
     on_message: Callable[[str, KernelMessage], None] | None = None,
     interrupt_grace: float = 5.0,
+    stdin_origin: Any = None,
+    reply_grace: float = 10.0,
 ) -> ExecutionResult:
     """Run ``code`` and collect its outputs; on timeout interrupt the kernel.
 
     ``timeout=None`` waits for as long as the cell runs. A kernel restart ends the
-    wait with status ``aborted``.
+    wait with status ``aborted``. A run whose idle status came but whose reply did not
+    (or the reverse) ends ``reply_grace`` seconds later instead of never.
     """
     client = kernel_manager.kernel_client
     if not await client.wait_for_connection_ready(timeout=min(timeout or 30.0, 30.0)):
         raise KernelNotReady("The kernel is not connected yet.")
 
-    request = client.session.msg(
+    session = client.session
+    request = session.msg(
         "execute_request",
         {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-         "allow_stdin": False, "stop_on_error": True},
+         "allow_stdin": stdin_origin is not None, "stop_on_error": True},
+        metadata={"cellId": cell_id} if cell_id else {},
     )
-    base_id = request["header"]["msg_id"]
-    request["header"]["msg_id"] = f"shell:{base_id}" + (f"#{cell_id}" if cell_id else "")
+    header = request["header"]
 
     result = ExecutionResult()
     outputs = OutputList()
     seen = {"idle": False, "reply": False}
     done = asyncio.Event()
+    first = asyncio.Event()
 
     def collect(channel: str, msg: list) -> None:
         if not isinstance(msg, KernelMessage):
             msg = KernelMessage(channel, msg)
-        if msg.parent_msg_id != base_id:
+        if msg.parent_msg_id != msg_id:
             return
         msg_type = msg.msg_type
         if on_message is not None:
@@ -92,6 +98,8 @@ async def execute(
                     result.error = {k: content.get(k) for k in ("ename", "evalue", "traceback")}
                 outputs.add(msg_type, content)
         # execute_reply and the idle status travel on different channels, in either order.
+        if seen["idle"] or seen["reply"]:
+            first.set()
         if seen["idle"] and seen["reply"]:
             done.set()
 
@@ -99,10 +107,28 @@ async def execute(
         result.status = "aborted"
         done.set()
 
+    async def one_seen() -> None:
+        # Both the reply and the idle status end a run; when one of them came and the other
+        # does not follow, the run is over all the same (never wait forever on a lost message).
+        await first.wait()
+        try:
+            await asyncio.wait_for(done.wait(), reply_grace)
+        except asyncio.TimeoutError:
+            if not seen["reply"]:
+                result.status = "error"
+                result.error = result.error or {
+                    "ename": "NoReply", "evalue": "the kernel went idle without replying",
+                    "traceback": []}
+            done.set()
+
+    parts = [session.pack(request[k]) for k in ("header", "parent_header", "metadata", "content")]
+    msg_id = client.send_request("shell", parts, header, cell_id=cell_id,
+                                 origin=stdin_origin).msg_id
+    # No await since the send: no message of this run can have been routed yet.
     client.add_listener(collect)
     client.restart_callbacks.add(aborted)
+    watchdog = asyncio.ensure_future(one_seen())
     try:
-        client.shell_channel.send(request)
         try:
             await asyncio.wait_for(done.wait(), timeout)
         except asyncio.TimeoutError:
@@ -114,6 +140,7 @@ async def execute(
                 pass
             result.status = "timeout"
     finally:
+        watchdog.cancel()
         client.remove_listener(collect)
         client.restart_callbacks.discard(aborted)
     result.outputs = outputs.outputs

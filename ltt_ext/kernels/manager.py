@@ -9,6 +9,7 @@ start and restart, exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import typing as t
 
 from nextgen_kernels_api.services.kernels.kernelmanager import (
@@ -17,7 +18,10 @@ from nextgen_kernels_api.services.kernels.kernelmanager import (
 from nextgen_kernels_api.services.kernels.kernelmanager import (
     MultiKernelManager as NextgenMultiKernelManager,
 )
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import DottedObjectName, Type
+
+from jupyter_server._tz import utcnow
 
 from .client import SharedKernelClient
 
@@ -54,19 +58,79 @@ class SharedClientKernelManager(NextgenKernelManager):
 
     async def _async_post_start_kernel(self, **kwargs) -> None:
         # nextgen connects the client on the first start and keeps it across restarts
-        # (same ports: ZMQ reconnects by itself).
-        await super()._async_post_start_kernel(**kwargs)
+        # (same ports: ZMQ reconnects by itself). Its connection test waits up to 120 s for an
+        # answer: a kernel process that exits meanwhile must not hold the start (POST /api/kernels)
+        # that long, and must not fail it either: upstream answers 201 and its restarter then
+        # restarts the kernel or reports it dead. So does ours (the callbacks below).
+        connected, _ = await self._unless_exited(super()._async_post_start_kernel(**kwargs))
         restarted, self._started_once = self._started_once, True
+        if not restarted:
+            # The restarter fires these when the kernel process dies (it keeps its callbacks
+            # across restarts, so once is enough).
+            self.add_restart_callback(lambda: self._kernel_died(True), "restart")
+            self.add_restart_callback(lambda: self._kernel_died(False), "dead")
+        if not connected:
+            self.log.warning(
+                "Kernel %s exited while starting; the restarter restarts it or reports it dead.",
+                self.kernel_id,
+            )
+            await self._reset_client()
+            return
         if restarted and self.kernel_client is not None:
             self.kernel_client.notify_restarted()
-            await self._await_iopub()
+            if await self._unless_exited(self._await_iopub()) == (True, True):
+                self.execution_state = "idle"
+                self.last_activity = utcnow()
         mkm = self.parent
         if isinstance(mkm, SharedClientMultiKernelManager):
             if restarted:
                 mkm.notify_consumers_restarted(self.kernel_id)
             mkm.attach_consumers(self)
 
-    async def _await_iopub(self) -> None:
+    async def _reset_client(self) -> None:
+        """Stop the shared client's half-made connection (routing loops, channels), keeping its
+        listeners: the next start connects it afresh, with that process's connection info (the
+        restarter may pick new ports for a kernel that dies at start)."""
+        client = self.kernel_client
+        await client.disconnect()
+        if client.context.closed:
+            # jupyter_client's stop_channels destroys the ZMQ context the client made itself but
+            # keeps it: every socket of the next connect would then fail (ENOTSUP).
+            client.context = type(client.context)()
+
+    async def _unless_exited(self, awaitable, poll_interval: float = 0.2):
+        """Await ``awaitable`` unless the kernel process exits first.
+
+        Returns ``(True, result)``, or ``(False, None)`` once the process is gone (the awaitable
+        is then cancelled): nothing a dead process could answer is worth waiting for.
+        """
+        task = asyncio.ensure_future(awaitable)
+
+        async def exited() -> None:
+            while not task.done():
+                await asyncio.sleep(poll_interval)
+                if not await self.is_alive():
+                    return
+
+        watch = asyncio.ensure_future(exited())
+        try:
+            await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        finally:
+            watch.cancel()
+        if task.done():
+            if task.exception() is None or await self.is_alive():
+                return True, task.result()
+            # It failed because the process died (e.g. nextgen's heartbeat check): same case.
+            self.log.debug("Kernel %s: %r after its process exited", self.kernel_id, task.exception())
+            return False, None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False, None
+
+    async def _await_iopub(self) -> bool:
         """After a restart the IOPub socket rejoins the new kernel late (ZMQ's slow joiner), and
         whatever the kernel publishes before that is lost: the first cell's outputs and idle.
         Nudge with kernel_info until IOPub answers (as upstream's websocket does) before the
@@ -76,6 +140,22 @@ class SharedClientKernelManager(NextgenKernelManager):
         client.last_shell_status_time = None
         if not await client._test_kernel_communication(timeout=30.0):
             self.log.warning("IOPub of restarted kernel %s did not answer in 30 s", self.kernel_id)
+            return False
+        return True
+
+    def _kernel_died(self, restarting: bool) -> None:
+        """Upstream tells every websocket ``restarting`` (or ``dead``) from its restart
+        callbacks; with one shared client that is ours to do, for every listener."""
+        state = "restarting" if restarting else "dead"
+        self.log.warning("Kernel %s died; %s", self.kernel_id,
+                         "restarting it" if restarting else "restarts exhausted")
+        self.execution_state = state
+        self.last_activity = utcnow()
+        if self.kernel_client is not None:
+            self.kernel_client.kernel_died(state)
+        mkm = self.parent
+        if isinstance(mkm, SharedClientMultiKernelManager):
+            mkm.notify_consumers_died(self.kernel_id, restarting)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         if not restart and self.kernel_client is not None:
@@ -112,6 +192,15 @@ class SharedClientMultiKernelManager(NextgenMultiKernelManager):
             # add_listener is idempotent for the same callback: restarts attach once.
             client.add_listener(consumer.listener_for(km.kernel_id), msg_types=consumer.msg_types)
 
+    def notify_consumers_died(self, kernel_id: str, restarting: bool) -> None:
+        for consumer in self._consumers:
+            hook = getattr(consumer, "kernel_died", None)
+            if hook is not None:
+                try:
+                    hook(kernel_id, restarting)
+                except Exception:
+                    self.log.exception("Error in %r.kernel_died", consumer)
+
     def notify_consumers_restarted(self, kernel_id: str) -> None:
         for consumer in self._consumers:
             hook = getattr(consumer, "kernel_restarted", None)
@@ -142,6 +231,13 @@ class SharedClientMultiKernelManager(NextgenMultiKernelManager):
     def stop_watching_activity(self, kernel_id: str) -> None:
         pass
 
+    # nextgen makes stop_buffering a no-op (its websockets never buffer), yet upstream's
+    # start_buffering, which every ZMQ websocket connection calls on disconnect, relies on it to
+    # close the streams buffered before: with nextgen's, each disconnect of such a connection
+    # (extensions or config using upstream's connection class) leaked its ZMQ sockets. Ours
+    # never buffer, so upstream's own method costs nothing here.
+    stop_buffering = AsyncMappingKernelManager.stop_buffering
+
     async def _async_shutdown_kernel(self, kernel_id: str, now: bool = False, restart: bool = False):
         km = self._kernels.get(kernel_id)
         client = getattr(km, "kernel_client", None)
@@ -152,3 +248,17 @@ class SharedClientMultiKernelManager(NextgenMultiKernelManager):
         return await super()._async_shutdown_kernel(kernel_id, now=now, restart=restart)
 
     shutdown_kernel = _async_shutdown_kernel
+
+    def remove_kernel(self, kernel_id: str):
+        km = super().remove_kernel(kernel_id)
+        # Kernels removed without a shutdown (restarts ran out; a pending kernel that failed to
+        # start) never reach cleanup_resources: close their shared client and tell consumers.
+        for consumer in self._consumers:
+            consumer.forget_kernel(kernel_id)
+        client = getattr(km, "kernel_client", None)
+        if client is not None and client.channels_running:
+            try:
+                asyncio.get_running_loop().create_task(client.close())
+            except RuntimeError:  # no loop running: the server is gone, nothing to close
+                client.stop_channels()
+        return km

@@ -1,15 +1,21 @@
 """Streaming chat completions from any OpenAI-compatible endpoint (``openai.AsyncOpenAI``).
 
-Every failure (HTTP status, timeout, connection, a malformed stream) surfaces as
-:class:`LLMError` with a short, key-free reason, so the caller can fall back.
-Cancelling the consuming task closes the HTTP stream.
+Every failure (HTTP status, timeout, connection, a malformed or empty stream)
+surfaces as :class:`LLMError` with a short, key-free reason, so the caller can
+fall back. Cancelling the consuming task closes the HTTP stream.
+
+Retries are ours, not the openai client's: its retries honour ``Retry-After`` up
+to 60 s in silence. A 429 is retried once, after telling the caller how long it
+waits (``on_wait``), and only when the wait is within ``retry_after_max``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import openai
@@ -43,6 +49,51 @@ def _reason(exc: BaseException) -> str:
     return "the model sent an unreadable answer"
 
 
+def retry_after(response) -> float | None:
+    """Seconds a 429 asks us to wait (``retry-after-ms``, ``retry-after`` in seconds or as a date)."""
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return max(0.0, float(headers["retry-after-ms"]) / 1000)
+    except (KeyError, TypeError, ValueError):
+        pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Worth another try: connection trouble and timeouts, 408, 409, 5xx (as the openai client decides)."""
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409) or exc.status_code >= 500)
+
+
+def _empty_reason(stream, finish_reason: str | None) -> str:
+    """Why a stream ended without text: a web page instead of SSE, the token limit, or nothing at all."""
+    ctype = ""
+    try:
+        ctype = stream.response.headers.get("content-type", "")
+    except AttributeError:
+        pass
+    ctype = ctype.split(";")[0].strip().lower()
+    if ctype and ctype != "text/event-stream":
+        return f"the model endpoint answered with {ctype[:40]}, not a stream"
+    if finish_reason == "length":
+        return "the model used up its token limit before writing an answer"
+    return "the model sent an empty answer"
+
+
+OnWait = Callable[[float], Awaitable[None]]
+
+
 class OpenAIProvider:
     def __init__(
         self,
@@ -54,8 +105,11 @@ class OpenAIProvider:
         max_tokens: int = 600,
         temperature: float = 0.2,
         stream_usage: bool = True,
+        retry_after_max: float = 10.0,
     ):
         self.model = model
+        self.max_retries = max_retries
+        self.retry_after_max = retry_after_max
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.stream_usage = stream_usage
@@ -65,7 +119,7 @@ class OpenAIProvider:
             # local servers (Ollama, vLLM) accept any key, but the client insists on one
             api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key",
             timeout=timeout,
-            max_retries=max_retries,
+            max_retries=0,  # see _create
         )
 
     async def close(self) -> None:
@@ -92,22 +146,43 @@ class OpenAIProvider:
             return True
         return False
 
-    async def _create(self, params_for) -> object:
-        for _ in range(3):
+    async def _create(self, params_for, on_wait: OnWait | None = None) -> object:
+        adapted = retries = 0
+        waited = False
+        while True:
             try:
                 return await self.client.chat.completions.create(**params_for())
             except openai.BadRequestError as e:
-                if not self._adapt(e):
+                adapted += 1
+                if adapted > 3 or not self._adapt(e):
                     raise
-        return await self.client.chat.completions.create(**params_for())
+            except openai.RateLimitError as e:
+                wait = retry_after(e.response)
+                wait = 1.0 if wait is None else wait
+                if waited or wait > self.retry_after_max:
+                    raise LLMError(f"the model's provider is busy (it asked to wait {wait:.0f} s)") from e
+                waited = True
+                if on_wait is not None:
+                    await on_wait(wait)
+                await asyncio.sleep(wait)
+            except openai.OpenAIError as e:
+                if retries >= self.max_retries or not _retryable(e):
+                    raise
+                retries += 1
+                await asyncio.sleep(min(0.5 * 2 ** (retries - 1), 4.0))
 
-    async def stream(self, messages: list[dict]) -> AsyncIterator[str | Usage]:
-        """Yield text deltas as they arrive, then a :class:`Usage` if the server reported one."""
+    async def stream(self, messages: list[dict], on_wait: OnWait | None = None) -> AsyncIterator[str | Usage]:
+        """Yield text deltas as they arrive, then a :class:`Usage` if the server reported one.
+
+        A stream that ends without any text (a 200 with a web page, ``finish_reason: length``
+        before a word, an empty stream) is an :class:`LLMError`, never an empty answer."""
         try:
-            stream = await self._create(lambda: self._params(messages, True))
+            stream = await self._create(lambda: self._params(messages, True), on_wait)
         except openai.OpenAIError as e:
             raise LLMError(_reason(e)) from e
         usage = None
+        finish_reason = None
+        wrote = False
         try:
             while True:
                 try:
@@ -118,8 +193,10 @@ class OpenAIProvider:
                 if getattr(chunk, "usage", None):
                     usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
                 for choice in chunk.choices or []:
+                    finish_reason = getattr(choice, "finish_reason", None) or finish_reason
                     text = getattr(choice.delta, "content", None) if choice.delta else None
                     if text:
+                        wrote = wrote or not text.isspace()
                         yield text
         except Exception as e:  # httpx errors, JSON errors, unexpected shapes: all mean 'no answer'
             raise LLMError(_reason(e)) from e
@@ -128,6 +205,8 @@ class OpenAIProvider:
                 await stream.close()
             except Exception:
                 pass
+        if not wrote:
+            raise LLMError(_empty_reason(stream, finish_reason))
         if usage is not None:
             yield usage
 

@@ -11,6 +11,11 @@ pushed to every subscriber of that notebook; the engine (LLM or built-in) then
 fills it, streaming deltas; the final text is stored again. A browser that
 attaches later reads the stored history over REST.
 
+A notebook's conversation (history, hint ladder, context) is keyed by its file
+id (jupyter_server_fileid), so it follows renames and moves; the path is what
+clients and messages show. Every store call is awaited (the store has its own
+thread); :class:`~ltt_ext.store.StoreUnavailable` reaches the handlers (503).
+
 This module is pure domain: no tornado. The server side is reached through a
 *workspace* object (see :mod:`ltt_ext.workspace`).
 """
@@ -18,11 +23,11 @@ This module is pure domain: no tornado. The server side is reached through a
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections import deque
 from collections.abc import Callable
-from contextlib import aclosing
 from typing import Any
 
 from traitlets import Bool, Enum, Float, Instance, Int, Unicode, default
@@ -30,9 +35,10 @@ from traitlets.config import LoggingConfigurable
 
 from ..kernels.message import KernelMessage
 from ..llm import LLMError, OpenAIProvider, Usage
-from ..store import Message, Store
+from ..store import Message, Store, StoreUnavailable
 from . import instructor, prompts
-from .budget import Budget
+from .bounded import DeadlineExceeded, Streamed, stream_bounded
+from .budget import TOKEN_WINDOW, Budget
 from .builtin import BuiltinEngine
 from .context import Cell, ErrorInfo, Execution, NotebookContext, output_text
 from .policy import HintLadder, ProactiveGate
@@ -77,6 +83,20 @@ class Tutor(LoggingConfigurable):
     temperature = Float(0.2, config=True, help="Sampling temperature.")
     concurrency = Int(4, config=True, help="Max simultaneous LLM requests for the whole server.")
     stream_usage = Bool(True, config=True, help="Ask for token usage in streams (stream_options.include_usage).")
+    llm_deadline = Float(
+        90.0, config=True,
+        help="Seconds an LLM answer may take in all (waiting for a slot, retries, streaming); then it is "
+        "cancelled, its concurrency slot freed, and the built-in tutor answers instead (0: no deadline).",
+    )
+    max_answer_chars = Int(
+        8000, config=True,
+        help="Characters of an LLM answer kept; the stream is cut there (0: no limit; max_tokens caps it too).",
+    )
+    retry_after_max = Float(
+        10.0, config=True,
+        help="Longest Retry-After (seconds) of a 429 the tutor waits out, telling the learner, before retrying "
+        "once; a longer one falls back to the built-in tutor at once (0: never wait).",
+    )
 
     # -- pedagogy -----------------------------------------------------------------------------------
     allow_solutions = Bool(False, config=True, help="Allow the tutor to show corrected code when asked.")
@@ -119,6 +139,10 @@ class Tutor(LoggingConfigurable):
 
     # -- plumbing -----------------------------------------------------------------------------------
     db_path = Unicode(config=True, help="SQLite file of conversations and hints (':memory:' for tests).")
+    db_timeout = Float(
+        5.0, config=True,
+        help="Seconds to wait for a database locked by another process before the tutor API answers 503.",
+    )
     queue_size = Int(10_000, config=True, help="Kernel messages buffered for the worker; the oldest are dropped.")
 
     workspace = Instance(object, allow_none=True)
@@ -138,6 +162,10 @@ class Tutor(LoggingConfigurable):
         self.ladder = HintLadder()
         self.gate = ProactiveGate(self.proactive_interval)
         self.budget = Budget(self.tokens_per_hour, self.requests_per_minute)
+        self._background: set[asyncio.Task] = set()
+        self._adopted: set[tuple[str, str]] = set()
+        self._unsaved: dict[str, Message] = {}
+        self._budget_lock: asyncio.Lock | None = None
         self._llm: OpenAIProvider | None = None
         self._llm_sem: asyncio.Semaphore | None = None
         self._listeners: dict[str, Callable] = {}
@@ -149,7 +177,7 @@ class Tutor(LoggingConfigurable):
         self._kernel_paths: dict[str, tuple[list[str], float]] = {}
         self._kernel_states: dict[str, str] = {}
         self._contexts: dict[str, NotebookContext] = {}
-        self._subscribers: dict[str, list[Subscriber]] = {}
+        self._subscribers: dict[str, list[tuple[str, Subscriber]]] = {}
         self._active: dict[str, tuple[Message, asyncio.Task]] = {}
         self._debounce: dict[str, asyncio.Task] = {}
         self._learner_of: dict[str, str] = {}
@@ -169,14 +197,14 @@ class Tutor(LoggingConfigurable):
             self._llm = OpenAIProvider(
                 model=self.model, base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
                 max_retries=self.max_retries, max_tokens=self.max_tokens, temperature=self.temperature,
-                stream_usage=self.stream_usage,
+                stream_usage=self.stream_usage, retry_after_max=self.retry_after_max,
             )
         return self._llm
 
     @property
     def store(self) -> Store:
         if self._store is None or self._store.closed:
-            self._store = Store(self.db_path)
+            self._store = Store(self.db_path, timeout=self.db_timeout)
         return self._store
 
     def info(self) -> dict:
@@ -231,14 +259,18 @@ class Tutor(LoggingConfigurable):
             self.log.warning("ltt tutor: engine='llm' but no c.Tutor.model is set; using the built-in engine")
         self.log.info("ltt tutor: %s engine%s, store %s", "LLM" if self.llm_enabled else "built-in",
                       f" ({self.model})" if self.llm_enabled else "", self.db_path)
-        n = self.store.mark_interrupted("stopped")
+        try:
+            n = await self.store.mark_interrupted("stopped")
+        except StoreUnavailable as e:
+            n = 0
+            self.log.warning("ltt tutor: %s", e)
         if n:
             self.log.info("ltt tutor: closed %d answers left streaming by a previous server", n)
         self._ensure_worker()
 
     async def stop(self) -> None:
         self._stopping = True
-        tasks = [t for _, t in self._active.values()] + list(self._debounce.values())
+        tasks = [t for _, t in self._active.values()] + list(self._debounce.values()) + list(self._background)
         if self._worker is not None:
             tasks.append(self._worker)
         for t in tasks:
@@ -254,7 +286,7 @@ class Tutor(LoggingConfigurable):
                 pass
             self._llm = None
         if self._store is not None:
-            self._store.close()
+            await self._store.close()
 
     # ------------------------------------------------------------------------------------------------
     # kernel side: the listener only enqueues
@@ -288,6 +320,33 @@ class Tutor(LoggingConfigurable):
         self._kernel_states.pop(kernel_id, None)
         for key in [k for k in self._pending if k[0] == kernel_id]:
             del self._pending[key]
+
+    def kernel_died(self, kernel_id: str, restarting: bool) -> None:
+        """The kernel process died (the manager restarts it, or gives up): tell its notebooks' learners."""
+        self.kernel_restarted(kernel_id)
+        if self._stopping:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(self._announce_death(kernel_id, restarting))
+        except RuntimeError:
+            return  # no loop (a hook called from a thread at shutdown): nothing to push to
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _announce_death(self, kernel_id: str, restarting: bool) -> None:
+        text = ("Your kernel restarted: variables from earlier cells are gone — rerun the cells you need."
+                if restarting else
+                "Your kernel died: variables from earlier cells are gone — restart it and rerun the cells you need.")
+        state = "restarting" if restarting else "dead"
+        self._kernel_states[kernel_id] = state
+        for path in await self._paths_for_kernel(kernel_id, fresh=True):
+            ctx = self.context(path)
+            ctx.kernel_state = state
+            try:
+                await self._notice(path, text, None)
+            except StoreUnavailable as e:
+                self.log.warning("ltt tutor: kernel death not recorded for %s: %s", path, e)
+            self._publish_status(self._key(path))
 
     def _ensure_worker(self) -> bool:
         if self._worker is not None and not self._worker.done():
@@ -334,7 +393,7 @@ class Tutor(LoggingConfigurable):
                 self._kernel_states[kernel_id] = state
                 for path in self._kernel_paths.get(kernel_id, ([], 0))[0]:
                     self.context(path).kernel_state = state
-                    self._publish_status(path)
+                    self._publish_status(self._key(path))
             if state == "idle" and key in self._pending:
                 await self._finalize(self._pending.pop(key))
             return
@@ -361,10 +420,10 @@ class Tutor(LoggingConfigurable):
         else:
             ex.add_output(output_text(mt, msg.content))
 
-    async def _paths_for_kernel(self, kernel_id: str) -> list[str]:
+    async def _paths_for_kernel(self, kernel_id: str, fresh: bool = False) -> list[str]:
         """The notebooks whose sessions use ``kernel_id`` (usually one), cached briefly."""
         cached = self._kernel_paths.get(kernel_id)
-        if cached and (cached[0] or time.monotonic() - cached[1] < 2) and time.monotonic() - cached[1] < 10:
+        if cached and not fresh and (cached[0] or time.monotonic() - cached[1] < 2) and time.monotonic() - cached[1] < 10:
             return cached[0]
         paths: list[str] = []
         if self.workspace is not None:
@@ -392,6 +451,8 @@ class Tutor(LoggingConfigurable):
     async def _finalize(self, ex: Execution) -> None:
         ex.finished = time.time()
         paths = await self._paths_for_kernel(ex.kernel_id)
+        if paths and self.workspace is not None and not all([await self.workspace.exists(p) for p in paths]):
+            paths = await self._paths_for_kernel(ex.kernel_id, fresh=True)  # renamed or moved since cached
         if not paths:
             return  # a console or a kernel without a notebook: nothing to tutor
         ctx = await self._notebook_of(ex, paths)
@@ -407,37 +468,59 @@ class Tutor(LoggingConfigurable):
         if ex.error is None:
             return
         sig = ex.error.signature(ex.code)
-        self.ladder.on_error(path, ex.cell_id or sig, sig)
+        key = self._key(path)
+        self.ladder.on_error(key, ex.cell_id or sig, sig)
         if self.proactive and not self._stopping:
-            old = self._debounce.pop(path, None)
+            old = self._debounce.pop(key, None)
             if old is not None:
                 old.cancel()
-            self._debounce[path] = asyncio.create_task(self._proactive_after_quiet(path, ex))
+            self._debounce[key] = asyncio.create_task(self._proactive_after_quiet(key, ex))
 
-    async def _proactive_after_quiet(self, path: str, ex: Execution) -> None:
+    async def _proactive_after_quiet(self, key: str, ex: Execution) -> None:
         try:
             if self.proactive_delay > 0:
                 await asyncio.sleep(self.proactive_delay)
         finally:
-            if self._debounce.get(path) is asyncio.current_task():
-                del self._debounce[path]
-        if not self.gate.allow(path, time.monotonic()):
+            if self._debounce.get(key) is asyncio.current_task():
+                del self._debounce[key]
+        if not self.gate.allow(key, time.monotonic()):
             return
         try:
             sig = ex.error.signature(ex.code)
-            level = self.ladder.current(path, ex.cell_id or sig, sig)
-            learner = self._learner_of.get(path) or self.learner_key(None)
-            reply = self._new_reply(path, "hint", ex, level, learner)
+            level = self.ladder.current(key, ex.cell_id or sig, sig)
+            learner = self._learner_of.get(key) or self.learner_key(None)
+            reply = await self._new_reply(ex.path, "hint", ex, level, learner)
             self._launch(reply, lambda r: self._produce_hint(r, ex, level, learner, request=None, consent=False))
         except Exception:
-            self.log.exception("ltt tutor: proactive hint failed for %s", path)
+            self.log.exception("ltt tutor: proactive hint failed for %s", ex.path)
 
     # ------------------------------------------------------------------------------------------------
     # notebook context
+    def _key(self, path: str) -> str:
+        """The conversation key of a notebook: its file id, or its path without a file-id service."""
+        file_id = getattr(self.workspace, "file_id", None)
+        if file_id is not None:
+            try:
+                return file_id(path) or path
+            except Exception:
+                self.log.debug("ltt tutor: no file id for %s", path, exc_info=True)
+        return path
+
+    async def _conversation(self, path: str) -> str:
+        """The key of ``path``'s conversation, its rows from before file ids adopted (once per process)."""
+        key = self._key(path)
+        if key != path and (path, key) not in self._adopted:
+            await self.store.adopt(path, key)
+            self._adopted.add((path, key))
+        return key
+
     def context(self, path: str) -> NotebookContext:
-        ctx = self._contexts.get(path)
+        """A notebook's rolling state, by file id; its ``path`` is where the notebook is now."""
+        key = self._key(path)
+        ctx = self._contexts.get(key)
         if ctx is None:
-            ctx = self._contexts[path] = NotebookContext(path, self.history_executions)
+            ctx = self._contexts[key] = NotebookContext(path, self.history_executions)
+        ctx.path = path
         return ctx
 
     async def _refresh_cells(self, ctx: NotebookContext) -> None:
@@ -496,10 +579,20 @@ class Tutor(LoggingConfigurable):
     def learner_key(self, username: str | None) -> str:
         return (username or "anonymous") if self.budget_scope == "user" else "server"
 
-    def _over_budget(self, learner: str) -> str | None:
+    async def _usage(self, learner: str) -> list[tuple[float, int, int]]:
+        return await self.store.usage_since(learner, time.time() - TOKEN_WINDOW)
+
+    async def _admit(self, learner: str) -> str | None:
+        """Count one LLM request against the learner's budget, or say why it is over (None: go ahead)."""
         if not self.llm_enabled:
             return None
-        return self.budget.check(learner, time.monotonic())
+        if self._budget_lock is None:
+            self._budget_lock = asyncio.Lock()
+        async with self._budget_lock:  # check and record as one step: concurrent asks cannot both slip in
+            limit = self.budget.check(await self._usage(learner), time.time())
+            if not limit:
+                await self.store.record_usage(learner, requests=1)
+            return limit
 
     async def ask(self, path: Any, text: Any, cell_id: Any = None, user: str = "anonymous",
                   consent: bool = False) -> tuple[Message, Message]:
@@ -509,17 +602,16 @@ class Tutor(LoggingConfigurable):
             raise TutorInputError("'text' must be a non-empty string")
         if len(text) > 20_000:
             raise TutorInputError("'text' is too long (max 20000 characters)")
-        question = self._add(Message(path, "learner", "question", text=text, cell_id=cell_id, user=user))
-        user = self._learner_of[path] = self.learner_key(user)
+        key = await self._conversation(path)
+        question = await self._add(Message(path, "learner", "question", text=text, cell_id=cell_id, user=user))
+        user = self._learner_of[key] = self.learner_key(user)
         ctx = self.context(path)
         await self._refresh_cells(ctx)
-        limit = self._over_budget(user) if self._use_llm(consent) else None
+        limit = await self._admit(user) if self._use_llm(consent) else None
         if limit:
-            return question, self._notice(path, limit, cell_id)
-        if self._use_llm(consent):
-            self.budget.record_request(user, time.monotonic())
+            return question, await self._notice(path, limit, cell_id)
         focus = self._focus(ctx, cell_id)
-        reply = self._new_reply(path, "answer", focus, None, user, cell_id=cell_id)
+        reply = await self._new_reply(path, "answer", focus, None, user, cell_id=cell_id)
         self._launch(reply, lambda r: self._produce_answer(r, text, focus, cell_id, user, consent))
         return question, reply
 
@@ -527,26 +619,26 @@ class Tutor(LoggingConfigurable):
                    consent: bool = False) -> tuple[Message, Message]:
         path = await self._checked_path(path)
         cell_id = self._checked_cell(cell_id)
-        question = self._add(Message(path, "learner", "more", text="More help, please.", cell_id=cell_id, user=user))
-        user = self._learner_of[path] = self.learner_key(user)
+        key = await self._conversation(path)
+        question = await self._add(Message(path, "learner", "more", text="More help, please.", cell_id=cell_id,
+                                           user=user))
+        user = self._learner_of[key] = self.learner_key(user)
         ctx = self.context(path)
         await self._refresh_cells(ctx)
-        ex = ctx.last_error_for(cell_id) or self._error_from_store(path, cell_id)
+        ex = ctx.last_error_for(cell_id) or await self._error_from_store(path, cell_id)
         if ex is None:
-            return question, self._notice(
+            return question, await self._notice(
                 path, "There's no recent error to help with here. Run your code, or ask me a question.", cell_id,
                 role="tutor")
-        limit = self._over_budget(user) if self._use_llm(consent) else None
+        limit = await self._admit(user) if self._use_llm(consent) else None
         if limit:
-            return question, self._notice(path, limit, cell_id)
-        if self._use_llm(consent):
-            self.budget.record_request(user, time.monotonic())
+            return question, await self._notice(path, limit, cell_id)
         sig = ex.error.signature(ex.code)
-        previous = self._last_hint_level(path, sig)
-        level = self.ladder.climb(path, ex.cell_id or sig, sig)
+        previous = await self._last_hint_level(key, sig)
+        level = self.ladder.climb(key, ex.cell_id or sig, sig)
         if previous:
             level = max(level, min(previous + 1, 3))
-        reply = self._new_reply(path, "hint", ex, level, user)
+        reply = await self._new_reply(path, "hint", ex, level, user)
         self._launch(reply, lambda r: self._produce_hint(r, ex, level, user, request=None, consent=consent))
         return question, reply
 
@@ -555,7 +647,7 @@ class Tutor(LoggingConfigurable):
         if not isinstance(msg_id, str) or not msg_id:
             raise TutorInputError("'id' must be a message id")
         entry = self._active.get(msg_id)
-        if entry is None or entry[0].path != path:
+        if entry is None or entry[0].file_id != self._key(path):
             return False
         entry[1].cancel()
         await asyncio.wait([entry[1]])
@@ -563,22 +655,32 @@ class Tutor(LoggingConfigurable):
 
     async def history(self, path: Any, since: float | None = None) -> list[dict]:
         path = await self._checked_path(path)
+        key = await self._conversation(path)
         out = []
-        for m in self.store.history(path, since):
+        for m in await self.store.history(key, since):
             live = self._active.get(m.id)
-            out.append((live[0] if live else m).to_json())
+            d = (live[0] if live else self._unsaved.get(m.id, m)).to_json()
+            d["path"] = path  # where the notebook is now, whatever it was called then
+            out.append(d)
         return out
 
+    async def messages(self, path: str) -> list[Message]:
+        """A notebook's stored conversation (tests, tools)."""
+        return await self.store.history(await self._conversation(path))
+
     def subscribe(self, path: str, callback: Subscriber) -> Callable[[], None]:
-        """Push every event of ``path`` to ``callback`` (sync, must not block) until unsubscribed."""
-        subs = self._subscribers.setdefault(path, [])
-        subs.append(callback)
+        """Push every event of ``path``'s conversation to ``callback`` (sync, must not block) until
+        unsubscribed; messages are shown under ``path`` even if the notebook is renamed meanwhile."""
+        key = self._key(path)
+        entry = (path, callback)
+        subs = self._subscribers.setdefault(key, [])
+        subs.append(entry)
 
         def unsubscribe() -> None:
-            if callback in subs:
-                subs.remove(callback)
-            if not subs and self._subscribers.get(path) is subs:
-                del self._subscribers[path]
+            if entry in subs:
+                subs.remove(entry)
+            if not subs and self._subscribers.get(key) is subs:
+                del self._subscribers[key]
 
         return unsubscribe
 
@@ -587,34 +689,42 @@ class Tutor(LoggingConfigurable):
         return await self._checked_path(path)
 
     def status(self, path: str) -> Event:
-        ctx = self._contexts.get(path)
-        thinking = any(m.path == path for m, _ in self._active.values())
+        return self._status(self._key(path))
+
+    def _status(self, key: str) -> Event:
+        ctx = self._contexts.get(key)
+        thinking = any(m.file_id == key for m, _ in self._active.values())
         return {"type": "status", "kernel_state": ctx.kernel_state if ctx else None, "thinking": thinking}
 
     # ------------------------------------------------------------------------------------------------
     # messages
-    def _publish(self, path: str, event: Event) -> None:
-        for cb in list(self._subscribers.get(path, ())):
+    def _publish(self, key: str, event: Event) -> None:
+        for path, cb in list(self._subscribers.get(key, ())):
+            message = event.get("message")
+            if message is not None and message.get("path") != path:
+                event = {**event, "message": {**message, "path": path}}  # renamed since it was written
             try:
                 cb(event)
             except Exception:
                 self.log.debug("ltt tutor: subscriber failed", exc_info=True)
 
-    def _publish_status(self, path: str) -> None:
-        self._publish(path, self.status(path))
+    def _publish_status(self, key: str) -> None:
+        self._publish(key, self._status(key))
 
-    def _add(self, msg: Message) -> Message:
-        self.store.add(msg)
-        self._publish(msg.path, {"type": "message", "message": msg.to_json()})
+    async def _add(self, msg: Message) -> Message:
+        if msg.file_id is None:
+            msg.file_id = self._key(msg.path)
+        await self.store.add(msg)
+        self._publish(msg.file_id, {"type": "message", "message": msg.to_json()})
         if msg.status != "streaming":
             self._emit(msg)
         return msg
 
-    def _notice(self, path: str, text: str, cell_id: str | None, role: str = "system") -> Message:
-        return self._add(Message(path, role, "notice", text=text, cell_id=cell_id))
+    async def _notice(self, path: str, text: str, cell_id: str | None, role: str = "system") -> Message:
+        return await self._add(Message(path, role, "notice", text=text, cell_id=cell_id))
 
-    def _new_reply(self, path: str, kind: str, ex: Execution | None, level: int | None, learner: str,
-                   cell_id: str | None = None) -> Message:
+    async def _new_reply(self, path: str, kind: str, ex: Execution | None, level: int | None, learner: str,
+                         cell_id: str | None = None) -> Message:
         extra = {}
         if ex is not None and ex.error is not None:
             # kept server-side so "more help" still works after a restart
@@ -627,10 +737,10 @@ class Tutor(LoggingConfigurable):
             engine="llm" if self.llm_enabled else "builtin", model=self.model if self.llm_enabled else None,
             user=learner, extra=extra,
         )
-        return self._add(msg)
+        return await self._add(msg)
 
-    def _error_from_store(self, path: str, cell_id: str | None) -> Execution | None:
-        hint = self.store.latest(path, kind="hint", cell_id=cell_id)
+    async def _error_from_store(self, path: str, cell_id: str | None) -> Execution | None:
+        hint = await self.store.latest(self._key(path), kind="hint", cell_id=cell_id)
         if hint is None or not hint.extra.get("error"):
             return None
         e = hint.extra["error"]
@@ -639,8 +749,8 @@ class Tutor(LoggingConfigurable):
         ex.error = ErrorInfo(e.get("ename", "Error"), e.get("evalue", ""), list(e.get("traceback") or []))
         return ex
 
-    def _last_hint_level(self, path: str, signature: str) -> int | None:
-        hint = self.store.latest(path, kind="hint")
+    async def _last_hint_level(self, key: str, signature: str) -> int | None:
+        hint = await self.store.latest(key, kind="hint")
         if hint is not None and hint.extra.get("signature") == signature:
             return hint.level
         return None
@@ -656,7 +766,7 @@ class Tutor(LoggingConfigurable):
     def _launch(self, reply: Message, produce: Callable[[Message], Any]) -> None:
         task = asyncio.create_task(self._run(reply, produce))
         self._active[reply.id] = (reply, task)
-        self._publish_status(reply.path)
+        self._publish_status(reply.file_id)
 
     async def _run(self, reply: Message, produce) -> None:
         try:
@@ -672,12 +782,38 @@ class Tutor(LoggingConfigurable):
             self._active.pop(reply.id, None)
             try:
                 if not self.store.closed:
-                    self.store.update(reply)
+                    await self.store.update(reply)
+            except StoreUnavailable as e:
+                self.log.warning("ltt tutor: message %s not stored yet: %s", reply.id, e)
+                self._save_later(reply)
             except Exception:
                 self.log.exception("ltt tutor: cannot store message %s", reply.id)
-            self._publish(reply.path, {"type": "update", "message": reply.to_json()})
-            self._publish_status(reply.path)
+            self._publish(reply.file_id, {"type": "update", "message": reply.to_json()})
+            self._publish_status(reply.file_id)
             self._emit(reply)
+
+    def _save_later(self, reply: Message) -> None:
+        """A finished answer the store could not take (locked): keep serving it, and retry for a while
+        (else history would show it streaming until the next server start)."""
+        if self._stopping:
+            return  # shutting down: the next start marks it stopped
+        self._unsaved[reply.id] = reply
+
+        async def retry() -> None:
+            for delay in (1, 2, 5, 10, 30, 60, 120):
+                await asyncio.sleep(delay)
+                try:
+                    await self.store.update(reply)
+                    break
+                except StoreUnavailable:
+                    continue
+            else:
+                self.log.error("ltt tutor: message %s could not be stored", reply.id)
+            self._unsaved.pop(reply.id, None)
+
+        task = asyncio.create_task(retry())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------------------------------------
     # engines
@@ -685,9 +821,9 @@ class Tutor(LoggingConfigurable):
         return self.llm_enabled and (consent or not self.consent_required)
 
     async def _produce_hint(self, reply: Message, ex: Execution, level: int, learner: str, request, consent):
-        ctx = self.context(reply.path)
+        ctx = self._contexts.get(reply.file_id) or self.context(reply.path)
         names = ctx.names()
-        if self._use_llm(consent) and not self._over_budget_tokens(learner):
+        if self._use_llm(consent) and not await self._over_budget_tokens(learner):
             notes = await self._notes(reply.path)
             messages = prompts.hint_messages(ctx.render(ex, self.context_tokens), level, self.allow_solutions,
                                              notes, request)
@@ -700,12 +836,12 @@ class Tutor(LoggingConfigurable):
         self._builtin(reply, self.builtin.hint(ex.error, ex.code, level, names))
 
     async def _produce_answer(self, reply: Message, question: str, focus: Execution | None, cell_id, learner, consent):
-        ctx = self.context(reply.path)
+        ctx = self._contexts.get(reply.file_id) or self.context(reply.path)
         names = ctx.names()
         level = 1
         if focus is not None:
             sig = focus.error.signature(focus.code)
-            level = self.ladder.current(reply.path, focus.cell_id or sig, sig)
+            level = self.ladder.current(reply.file_id, focus.cell_id or sig, sig)
         offline = self.builtin.answer(question, focus.error if focus else None, focus.code if focus else "",
                                       level, names)
         if self._use_llm(consent):
@@ -715,7 +851,7 @@ class Tutor(LoggingConfigurable):
                 cell = next((c for c in ctx.cells if c.id == cell_id), None)
                 if cell is not None:
                     cell_md = f"## The cell the learner asks about\n```python\n{cell.source}\n```\n"
-            turns = [(m.role, m.text) for m in self.store.history(reply.path)[-9:-1]
+            turns = [(m.role, m.text) for m in (await self.store.history(reply.file_id))[-9:-1]
                      if m.role in ("learner", "tutor") and m.text and m.status == "done"][-6:]
             messages = prompts.question_messages(question, ctx.render(focus, self.context_tokens, cell_md),
                                                  self.allow_solutions, notes, turns)
@@ -729,14 +865,13 @@ class Tutor(LoggingConfigurable):
             offline = "_Your notebook is only sent to the AI tutor with your consent._\n\n" + offline
         self._builtin(reply, offline)
 
-    def _over_budget_tokens(self, learner: str) -> bool:
-        return bool(self.budget.tokens_per_hour) and \
-            self.budget.tokens_used(learner, time.monotonic()) >= self.budget.tokens_per_hour
+    async def _over_budget_tokens(self, learner: str) -> bool:
+        return bool(self.budget.tokens_per_hour) and self.budget.tokens_spent(await self._usage(learner), time.time())
 
     def _builtin(self, reply: Message, text: str) -> None:
         reply.engine, reply.model = "builtin", None
         reply.text = text
-        self._publish(reply.path, {"type": "delta", "id": reply.id, "text": text})
+        self._publish(reply.file_id, {"type": "delta", "id": reply.id, "text": text})
 
     def _fallback(self, reply: Message, reason: str, text: str) -> None:
         """The LLM failed: say so, and give the offline answer instead (the question is kept)."""
@@ -746,30 +881,50 @@ class Tutor(LoggingConfigurable):
         reply.extra["llm_error"] = reason
 
     async def _stream_llm(self, reply: Message, messages: list[dict], learner: str, notes) -> None:
+        """Stream the LLM's answer into ``reply`` within ``llm_deadline`` and ``max_answer_chars``.
+
+        Past the deadline the stream is cancelled (closing the HTTP request and freeing the
+        concurrency slot) and :class:`LLMError` sends the caller to the built-in engine."""
         if self._llm_sem is None:
             self._llm_sem = asyncio.Semaphore(max(1, self.concurrency))
         reply.engine, reply.model = "llm", self.model
-        usage: Usage | None = None
-        failed = False
+        got = Streamed()
+
+        async def busy(seconds: float) -> None:
+            try:
+                await self._notice(reply.path, f"The tutor is busy, retrying in {math.ceil(seconds)} s…",
+                                   reply.cell_id)
+            except StoreUnavailable as e:
+                self.log.warning("ltt tutor: busy notice not recorded: %s", e)
+
+        spent = True  # stopped half-way: the tokens were spent
         try:
-            async with self._llm_sem, aclosing(self.llm.stream(messages)) as stream:
-                async for item in stream:
-                    if isinstance(item, Usage):
-                        usage = item
-                        continue
-                    reply.text += item
-                    self._publish(reply.path, {"type": "delta", "id": reply.id, "text": item})
+            await stream_bounded(lambda: self.llm.stream(messages, on_wait=busy), lambda t: self._append(reply, t),
+                                 slots=self._llm_sem, deadline=self.llm_deadline, max_chars=self.max_answer_chars,
+                                 got=got)
+        except DeadlineExceeded:
+            spent = got.sent
+            raise
         except LLMError:
-            failed = True
+            spent = False
             raise
         finally:
-            if not failed:
-                self._account(reply, messages, learner, usage, notes)
+            if spent:
+                await self._account(reply, messages, learner, got.usage, notes)
 
-    def _account(self, reply: Message, messages, learner: str, usage: Usage | None, notes) -> None:
+    def _append(self, reply: Message, text: str) -> None:
+        reply.text += text
+        self._publish(reply.file_id, {"type": "delta", "id": reply.id, "text": text})
+
+    async def _account(self, reply: Message, messages, learner: str, usage: Usage | None, notes) -> None:
         """Record tokens (even when stopped: they were spent) and scrub copied instructor lines."""
         if usage is None:
             usage = Usage(sum(estimate_tokens(m["content"]) for m in messages), estimate_tokens(reply.text))
         reply.prompt_tokens, reply.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        self.budget.record_tokens(learner, usage.prompt_tokens + usage.completion_tokens, time.monotonic())
         reply.text = instructor.redact_verbatim(reply.text, notes)
+        tokens = usage.prompt_tokens + usage.completion_tokens
+        if tokens:
+            try:
+                await self.store.record_usage(learner, tokens=tokens)
+            except StoreUnavailable as e:
+                self.log.warning("ltt tutor: tokens of %s not recorded: %s", reply.id, e)

@@ -11,6 +11,7 @@ from jupyter_server_documents.rooms.ynotebook_room import _source_hash
 from ltt_ext.documents.rooms import SharedClientNotebookRoom
 from ltt_ext.documents.writer import NotebookWriter
 from ltt_ext.kernels.message import KernelMessage
+from ltt_ext.kernels.requests import Request
 from ltt_ext.testing import wait_for_cell, wait_until
 
 
@@ -127,10 +128,11 @@ async def test_a_freed_room_comes_back_for_a_websocket_execution(
 
 
 
-def iopub(msg_type: str, content: dict, parent_msg_id: str) -> KernelMessage:
+def iopub(msg_type: str, content: dict, request: Request) -> KernelMessage:
     header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": "kernel", "version": "5.3"}
-    parent = {"msg_id": parent_msg_id, "msg_type": "execute_request"}
-    return KernelMessage("iopub", [json.dumps(part).encode() for part in (header, parent, {}, content)])
+    parent = {"msg_id": request.msg_id, "msg_type": "execute_request"}
+    parts = [json.dumps(part).encode() for part in (header, parent, {}, content)]
+    return KernelMessage("iopub", parts, request)
 
 
 async def test_messages_arriving_while_a_room_connects_keep_kernel_order(make_notebook, notebook_session):
@@ -147,7 +149,7 @@ async def test_messages_arriving_while_a_room_connects_keep_kernel_order(make_no
 
     writer = NotebookWriter(logging.getLogger("test"), resolver=connect_slowly)
     listener = writer.listener_for("k1")
-    parent = f"shell:{uuid.uuid4().hex}#{cells[0]}"
+    parent = Request(uuid.uuid4().hex, "execute_request", "shell", cells[0], origin=None)
     listener("iopub", iopub("status", {"execution_state": "busy"}, parent))
     listener("iopub", iopub("execute_input", {"code": "print('in order')", "execution_count": 7}, parent))
     await attached.wait()
@@ -158,3 +160,41 @@ async def test_messages_arriving_while_a_room_connects_keep_kernel_order(make_no
     cell = ycell(room, cells[0])
     assert cell["execution_count"] == 7 and cell["execution_state"] == "idle"
     assert [str(o["text"]) for o in cell["outputs"]] == ["in order\n"]
+
+
+async def test_a_display_updated_from_a_later_cell_changes_the_first_cell(
+    jp_root_dir, make_notebook, notebook_session, kernel_ws
+):
+    # Display ids are notebook-wide (nbclient, JupyterLab): the update lands where the display is.
+    sources = ["h = display('v1', display_id=True)", "h.update('v3')",
+               "display('v4', display_id=h.display_id)", "print('re-run')"]
+    path, cells = make_notebook(sources)
+    session, room = await notebook_session(path)
+    ws = await kernel_ws(session["kernel"]["id"])
+    for i in (0, 1):
+        await ws.wait_idle(ws.execute(sources[i], cell_id=cells[i]))
+
+    def text(c):
+        return str(ycell(room, c)["outputs"][0]["data"]["text/plain"])
+
+    await wait_until(lambda: text(cells[0]) == "'v3'")
+    assert not ycell(room, cells[1])["outputs"]  # an update adds no output where it ran
+    cell = await wait_for_cell(jp_root_dir, path, 0, lambda c: c.outputs and c.outputs[0].data["text/plain"] == "'v3'")
+    assert cell.outputs[0].output_type == "display_data"
+
+    # A new display with the same id shows there and updates the earlier one too (nbclient's rule).
+    await ws.wait_idle(ws.execute(sources[2], cell_id=cells[2]))
+    await wait_until(lambda: text(cells[0]) == "'v4'" and text(cells[2]) == "'v4'")
+
+    # Re-running the first cell replaces its outputs: its old display index is forgotten, so a
+    # later update of that id touches only the cell still showing it.
+    await ws.wait_idle(ws.execute("print('re-run')", cell_id=cells[0]))
+    await ws.wait_idle(ws.execute("h.update('v5')", cell_id=cells[3]))
+    await wait_until(lambda: text(cells[2]) == "'v5'")
+    assert str(ycell(room, cells[0])["outputs"][0]["text"]) == "re-run\n"
+    assert [o["output_type"] for o in ycell(room, cells[0])["outputs"]] == ["stream"]
+
+    # An update from outside any cell (a console on the same kernel) still reaches the display.
+    await ws.wait_idle(ws.execute("h.update('v6')"))
+    await wait_until(lambda: text(cells[2]) == "'v6'")
+    cell = await wait_for_cell(jp_root_dir, path, 2, lambda c: c.outputs and c.outputs[0].data["text/plain"] == "'v6'")

@@ -96,3 +96,55 @@ async def test_adapts_to_endpoints_refusing_parameters(ltt_fake_llm):
         await collect(p)
     assert "HTTP 400" in e.value.reason and len(ltt_fake_llm.requests) == 4  # nothing left to adapt: no retry
     await p.close()
+
+
+async def test_rate_limit_waits_out_a_short_retry_after_once_telling_the_caller(ltt_fake_llm):
+    ltt_fake_llm.script(Reply(mode="error", status=429, headers={"Retry-After": "1"}), "after the wait")
+    p = provider(ltt_fake_llm)
+    waits = []
+
+    async def on_wait(seconds):
+        waits.append((seconds, len(ltt_fake_llm.requests)))
+
+    items = [i async for i in p.stream(MSGS, on_wait=on_wait)]
+    assert "".join(i for i in items if isinstance(i, str)) == "after the wait"
+    assert waits == [(1.0, 1)] and len(ltt_fake_llm.requests) == 2  # told before the retry, retried once
+    ltt_fake_llm.script(*[Reply(mode="error", status=429, headers={"Retry-After": "1"})] * 2)
+    with pytest.raises(LLMError) as e:
+        await collect(p)
+    assert "busy" in e.value.reason and len(ltt_fake_llm.requests) == 4  # one retry only
+    await p.close()
+
+
+async def test_rate_limit_with_a_long_retry_after_fails_at_once(ltt_fake_llm):
+    ltt_fake_llm.script(Reply(mode="error", status=429, headers={"Retry-After": "30"}))
+    p = provider(ltt_fake_llm, retry_after_max=10)
+    waits = []
+
+    async def on_wait(seconds):
+        waits.append(seconds)
+
+    with pytest.raises(LLMError) as e:
+        await asyncio.wait_for(collect_with(p, on_wait), 10)  # bounded: the old client slept the 30 s
+    assert "busy" in e.value.reason and "30 s" in e.value.reason
+    assert waits == [] and len(ltt_fake_llm.requests) == 1
+    await p.close()
+
+
+async def collect_with(p, on_wait):
+    return [i async for i in p.stream(MSGS, on_wait=on_wait)]
+
+
+@pytest.mark.parametrize("reply,reason", [
+    (Reply(mode="html"), "text/html, not a stream"),
+    (Reply(mode="empty"), "token limit"),
+    (Reply(mode="empty", finish_reason="stop"), "empty answer"),
+    (Reply(text="   \n "), "empty answer"),
+])
+async def test_an_answer_without_text_is_an_error(ltt_fake_llm, reply, reason):
+    ltt_fake_llm.script(reply)
+    p = provider(ltt_fake_llm)
+    with pytest.raises(LLMError) as e:
+        await collect(p)
+    assert reason in e.value.reason
+    await p.close()

@@ -16,8 +16,13 @@ def jp_server_config(ltt_tutored_server_config):
     return ltt_tutored_server_config
 
 
-def hints(tutor, path):
-    return [m for m in tutor.store.history(path) if m.kind == "hint" and m.status == "done"]
+async def hints(tutor, path, skip=0):
+    return [m for m in await tutor.messages(path) if m.kind == "hint" and m.status == "done"][skip:]
+
+
+async def finished(tutor, msg_id):
+    m = await tutor.store.get(msg_id)
+    return m if m.status == "done" else None
 
 
 async def post(jp_fetch, what, body):
@@ -46,19 +51,18 @@ async def test_offline_tutor_end_to_end(jp_fetch, jp_serverapp, ltt_notebook, lt
 
     # the same error again climbs the ladder on its own
     await nb.run_cell("b")
-    second = (await wait_until(lambda: hints(ltt_tutor, nb.path)[1:]))[0]
+    second = (await wait_until(lambda: hints(ltt_tutor, nb.path, 1)))[0]
     assert second.level == 2 and "Did you mean `greeting`?" in second.text
 
     # "more help" climbs to the explanation, with an example that is not the learner's fix
     code, body = await post(jp_fetch, "more", {"path": nb.path})
     assert code == 202 and body["question"]["kind"] == "more" and body["reply"]["level"] == 3
-    third = (await wait_until(lambda: hints(ltt_tutor, nb.path)[2:]))[0]
+    third = (await wait_until(lambda: hints(ltt_tutor, nb.path, 2)))[0]
     assert third.level == 3 and "```python" in third.text and "print(greeting)" not in third.text
 
     # a free question: honest about being offline, still helpful about the error
     code, body = await post(jp_fetch, "ask", {"path": nb.path, "text": "what does zip() do?"})
-    answer = await wait_until(lambda: ltt_tutor.store.get(body["reply"]["id"]).status == "done"
-                              and ltt_tutor.store.get(body["reply"]["id"]))
+    answer = await wait_until(lambda: finished(ltt_tutor, body["reply"]["id"]))
     assert "configure an LLM" in answer.text and answer.engine == "builtin"
     assert ltt_fake_llm.requests == []  # nothing left the server
 
@@ -66,8 +70,11 @@ async def test_offline_tutor_end_to_end(jp_fetch, jp_serverapp, ltt_notebook, lt
     ws = await kernel_ws(nb.kernel_id)
     msg_id = ws.execute("1/0", cell_id="b")
     await ws.wait_idle(msg_id)
-    zero = (await wait_until(lambda: [h for h in hints(ltt_tutor, nb.path) if "ZeroDivisionError" in
-                                      (h.extra.get("error") or {}).get("ename", "")]))[0]
+    async def zero_hints():
+        return [h for h in await hints(ltt_tutor, nb.path)
+                if "ZeroDivisionError" in (h.extra.get("error") or {}).get("ename", "")]
+
+    zero = (await wait_until(zero_hints))[0]
     assert zero.cell_id == "b" and zero.level == 1 and "divis" in zero.text
 
     # the event bus saw every finished message, without its text
@@ -81,7 +88,7 @@ async def test_history_survives_a_restart(jp_fetch, jp_root_dir, ltt_tutor, ltt_
 
     nbformat.write(nbformat.v4.new_notebook(), jp_root_dir / "nb.ipynb")
     code, body = await post(jp_fetch, "ask", {"path": "nb.ipynb", "text": "hello?"})
-    await wait_until(lambda: ltt_tutor.store.get(body["reply"]["id"]).status == "done")
+    await wait_until(lambda: finished(ltt_tutor, body["reply"]["id"]))
     r = await jp_fetch("ltt", "api", "tutor", "history", params={"path": "nb.ipynb"})
     before = json.loads(r.body)["messages"]
     assert [m["kind"] for m in before] == ["question", "answer"]
@@ -89,8 +96,9 @@ async def test_history_survives_a_restart(jp_fetch, jp_root_dir, ltt_tutor, ltt_
 
     # a new tutor (a restarted server) on the same database file
     store = Store(ltt_tutor_config["db_path"])
-    assert [m.to_json() for m in store.history("nb.ipynb")] == before
-    store.close()
+    file_id = ltt_tutor.workspace.file_id("nb.ipynb")
+    assert [{**m.to_json(), "path": "nb.ipynb"} for m in await store.history(file_id)] == before
+    await store.close()
     again = Tutor(db_path=ltt_tutor_config["db_path"], workspace=ltt_tutor.workspace)
     await again.start()
     assert await again.history("nb.ipynb") == before

@@ -29,13 +29,13 @@ def test_proactive_gate_rate_limits_per_notebook():
 
 def test_budget_windows():
     b = Budget(tokens_per_hour=100, requests_per_minute=2)
-    assert b.check("u", 0) is None
-    b.record_request("u", 0), b.record_request("u", 1)
-    assert "2 questions per minute" in b.check("u", 2)
-    assert b.check("u", 61) is None
-    b.record_tokens("u", 150, 61)
-    assert "tokens" in b.check("u", 62) and b.check("other", 62) is None
-    assert b.check("u", 61 + 3600) is None
+    assert b.check([], 0) is None
+    usage = [(0, 1, 0), (1, 1, 0)]  # (at, requests, tokens) rows, as the store returns them
+    assert "2 questions per minute" in b.check(usage, 2)
+    assert b.check(usage, 61) is None
+    usage.append((61, 0, 150))
+    assert "tokens" in b.check(usage, 62) and b.tokens_spent(usage, 62)
+    assert b.check(usage, 61 + 3600) is None
 
 
 NOTES = """# Week 2

@@ -26,6 +26,12 @@ async def history(jp_fetch, path):
     return json.loads(r.body)["messages"]
 
 
+async def finished(tutor, msg_id):
+    """The stored message once it is done (None while it streams)."""
+    m = await tutor.store.get(msg_id)
+    return m if m is not None and m.status == "done" else None
+
+
 def notebook(root, name="nb.ipynb"):
     import nbformat
 
@@ -41,8 +47,7 @@ async def test_llm_failure_falls_back_to_builtin(jp_fetch, jp_root_dir, ltt_fake
     assert body["reply"]["status"] == "streaming" and body["reply"]["engine"] == "llm"
     reply_id = body["reply"]["id"]
 
-    msgs = await wait_until(lambda: [m for m in ltt_tutor.store.history(path) if m.id == reply_id and m.status == "done"])
-    reply = msgs[0]
+    reply = await wait_until(lambda: finished(ltt_tutor, reply_id))
     assert reply.engine == "builtin" and reply.model is None
     assert "AI tutor is unavailable" in reply.text and "offline" in reply.text
     assert "never arrives" not in reply.text
@@ -73,7 +78,7 @@ async def test_stop_mid_stream(jp_fetch, jp_ws_fetch, jp_root_dir, ltt_fake_llm,
     final = ev["message"]
     assert final["status"] == "stopped" and final["text"].startswith("word0 word1")
     assert "word199" not in final["text"] and final["completion_tokens"] > 0
-    stored = ltt_tutor.store.get(reply_id)
+    stored = await ltt_tutor.store.get(reply_id)
     assert stored.status == "stopped" and stored.text == final["text"]
     await wait_until(lambda: ltt_fake_llm.active == 0, timeout=10)  # the HTTP stream was closed
     # stopping again, or stopping something unknown, is not an error
@@ -92,7 +97,7 @@ async def test_budget_is_enforced_with_a_clear_message(jp_fetch, jp_root_dir, lt
     assert "1 questions per minute" in second["reply"]["text"]
     ltt_tutor.budget.requests_per_minute = 0
     ltt_tutor.budget.tokens_per_hour = 1
-    await wait_until(lambda: ltt_tutor.store.get(first["reply"]["id"]).status == "done")
+    await wait_until(lambda: finished(ltt_tutor, first["reply"]["id"]))
     third = await ask(jp_fetch, path, "three")
     assert third["reply"]["kind"] == "notice" and "budget" in third["reply"]["text"]
     assert len(ltt_fake_llm.requests) == 1

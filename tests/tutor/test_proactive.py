@@ -32,8 +32,10 @@ async def test_proactive_hint_reaches_a_late_subscriber(
     await nb.run_cell("c1")
     await nb.run_cell("c2")
 
-    msgs = await wait_until(lambda: [m for m in ltt_tutor.store.history(nb.path)
-                                     if m.kind == "hint" and m.status == "done"], timeout=60)
+    async def done_hints():
+        return [m for m in await ltt_tutor.messages(nb.path) if m.kind == "hint" and m.status == "done"]
+
+    msgs = await wait_until(done_hints, timeout=60)
     hint = msgs[0]
     assert hint.engine == "llm" and hint.model == "fake-tutor" and hint.level == 1
     assert hint.cell_id == "c2" and hint.kernel_id == nb.kernel_id  # matched by source: REST runs carry no cell id
@@ -97,14 +99,18 @@ async def test_notebooks_sharing_a_kernel_each_get_their_own_hints(
     session_b, _ = await notebook_session("b.ipynb", kernel_id=kernel_id)
     assert session_b["kernel"]["id"] == kernel_id
 
-    def hints(path):
-        return [m for m in ltt_tutor.store.history(path) if m.kind == "hint" and m.status == "done"]
+    async def hints(path):
+        return [m for m in await ltt_tutor.messages(path) if m.kind == "hint" and m.status == "done"]
+
+    async def two_hints():
+        found = await hints("b.ipynb")
+        return len(found) == 2 and found
 
     ws = await kernel_ws(kernel_id)
     await ws.wait_idle(ws.execute("1 / 0", cell_id="b1"))
     first = await wait_until(lambda: hints("b.ipynb"), timeout=60)
     assert first[0].cell_id == "b1"
     await ws.wait_idle(ws.execute("undefined_name"))  # no cell id: matched by its code
-    both = await wait_until(lambda: len(hints("b.ipynb")) == 2 and hints("b.ipynb"), timeout=60)
+    both = await wait_until(two_hints, timeout=60)
     assert {m.cell_id for m in both} == {"b1", "b2"}
-    assert ltt_tutor.store.history("a.ipynb") == []
+    assert await ltt_tutor.messages("a.ipynb") == []

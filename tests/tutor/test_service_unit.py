@@ -32,7 +32,7 @@ class MemoryWorkspace:
 
 async def done(tutor, msg_id):
     for _ in range(500):
-        m = tutor.store.get(msg_id)
+        m = await tutor.store.get(msg_id)
         if m.status != "streaming":
             return m
         await asyncio.sleep(0.01)
@@ -125,7 +125,7 @@ async def test_kernel_messages_to_hint_and_more_after_restart(make_tutor, tmp_pa
                                          "traceback": ["Cell In[1], line 1\n----> 1 print(totl)\n"]}))
     listen("iopub", kernel_msg("status", {"execution_state": "idle"}))
     for _ in range(300):
-        hints = [m for m in t1.store.history("nb.ipynb") if m.kind == "hint" and m.status == "done"]
+        hints = [m for m in await t1.messages("nb.ipynb") if m.kind == "hint" and m.status == "done"]
         if hints:
             break
         await asyncio.sleep(0.01)
@@ -151,3 +151,50 @@ async def test_instructor_dir_outside_the_root_steers_the_prompt(make_tutor, ltt
     await done(t, reply.id)
     prompt = ltt_fake_llm.prompts[0]
     assert "unique-objective-xyz" in prompt and "secret_fix_2" not in prompt and "secret_fix()" not in prompt
+
+
+async def test_budgets_survive_a_restart(make_tutor, ltt_fake_llm, tmp_path):
+    """Spending is read back from the store: a restarted server does not hand out a fresh budget."""
+    db = str(tmp_path / "shared.db")
+    t1 = make_tutor(db_path=db, requests_per_minute=1, tokens_per_hour=0)
+    _, reply = await t1.ask("nb.ipynb", "one")
+    assert (await done(t1, reply.id)).engine == "llm"
+    await t1.stop()
+
+    t2 = make_tutor(db_path=db, requests_per_minute=1, tokens_per_hour=0)  # the server restarted
+    _, reply = await t2.ask("nb.ipynb", "two")
+    assert reply.kind == "notice" and "1 questions per minute" in reply.text
+    t3 = make_tutor(db_path=db, requests_per_minute=0, tokens_per_hour=1)
+    _, reply = await t3.ask("nb.ipynb", "three")
+    assert reply.kind == "notice" and "hour's tutor budget" in reply.text
+    assert len(ltt_fake_llm.requests) == 1
+
+
+async def test_an_answer_finished_while_the_store_is_locked_is_stored_later(make_tutor, ltt_fake_llm, tmp_path):
+    import sqlite3
+
+    db = str(tmp_path / "locked.db")
+    t = make_tutor(db_path=db, db_timeout=0.2)
+    events = []
+    t.subscribe("nb.ipynb", events.append)
+    ltt_fake_llm.script(Reply(text="slow answer " * 5, token_delay=0.05))
+    _, reply = await t.ask("nb.ipynb", "hi")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write lock while the answer streams
+    try:
+        for _ in range(500):
+            if any(e["type"] == "update" for e in events):
+                break
+            await asyncio.sleep(0.01)
+        shown = [m for m in await t.history("nb.ipynb") if m["id"] == reply.id][0]
+        assert shown["status"] == "done" and shown["text"].startswith("slow answer")  # not stuck "streaming"
+        assert (await t.store.get(reply.id)).status == "streaming"  # the store could not take it yet
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    for _ in range(500):
+        if (await t.store.get(reply.id)).status == "done":
+            break
+        await asyncio.sleep(0.02)
+    stored = await t.store.get(reply.id)
+    assert stored.status == "done" and stored.text.startswith("slow answer")
