@@ -140,6 +140,14 @@ class LttExtApp(ExtensionApp):
             c[section].kernel_manager_class = (
                 SharedClientMultiKernelManager.kernel_manager_class.default_value
             )
+            for parent in ("MappingKernelManager", "AsyncMappingKernelManager"):
+                value = serverapp.config.get(parent, {}).get("kernel_manager_class")
+                if value is not None:
+                    self.log.warning(
+                        "ltt_ext: %s.kernel_manager_class=%s is not used: ltt-ext's kernels need "
+                        "its own per-kernel manager (set %s.kernel_manager_class to a subclass "
+                        "of SharedClientKernelManager instead).", parent, value, section,
+                    )
         serverapp.update_config(c)
         # Extensions that link after us (alphabetically: nextgen_kernels_api among them) may set
         # these again; the server builds its managers only after every link, from these traits.
@@ -237,10 +245,18 @@ class LttExtApp(ExtensionApp):
         return self.tutor_class(parent=self, workspace=ServerWorkspace(self.serverapp))
 
     def initialize_handlers(self):
+        from .documents.stdin import replace_documents_execute_handler
+        from .handlers.stdin import stdin_handlers
         from .handlers.tutor import tutor_handlers
 
         self.handlers.extend(execute_handlers)
+        self.handlers.extend(stdin_handlers)
         self.handlers.extend(tutor_handlers)
+        if self.kernel_hub is not None and not replace_documents_execute_handler(
+            self.serverapp.web_app
+        ):
+            self.log.warning("ltt_ext: jupyter-server-documents' execute route not found; "
+                             "input() in notebook cells it runs will not prompt.")
 
     async def _start_jupyter_server_extension(self, serverapp):
         await super()._start_jupyter_server_extension(serverapp)

@@ -7,6 +7,7 @@
  * the action underneath.
  */
 import { IRenderMime, MimeModel, RenderedError } from '@jupyterlab/rendermime';
+import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 export const ERROR_MIME = 'application/vnd.jupyter.error';
@@ -57,6 +58,12 @@ export class TutorErrorRenderer extends Widget implements IRenderMime.IRenderer 
         trusted: model.trusted
       })
     );
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    // The tutor's conversations are per notebook: a console's errors have none to go to.
+    this._button.hidden = this.node.closest('.jp-Notebook') === null;
   }
 
   dispose(): void {

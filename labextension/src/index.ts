@@ -18,6 +18,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { TutorClient } from './api';
 import { createErrorRendererFactory } from './errors';
 import { PANEL_ID, TutorSidebar } from './panel';
+import { stdinPlugin } from './stdin';
 
 import '../style/index.css';
 
@@ -239,4 +240,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, stdinPlugin];

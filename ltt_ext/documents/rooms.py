@@ -15,6 +15,7 @@ from jupyter_server_documents.rooms.yroom_manager import YRoomManager
 
 from ..kernels.client import SharedKernelClient
 from ..kernels.execute import execute
+from .stdin import requesting_client
 from .writer import NotebookWriter
 
 
@@ -31,6 +32,26 @@ class SharedClientNotebookRoom(YNotebookRoom):
     @property
     def writer(self) -> NotebookWriter | None:
         return getattr(self.parent, "writer", None)
+
+    async def execute_cells(self, cells, clear_outputs=False, request_id=None,
+                            previous_request_id=None):
+        # Remember who asked, so that the run can prompt them (see .stdin).
+        client_id = requesting_client.get()
+        if client_id is not None and isinstance(cells, list):
+            stdin_clients = self.__dict__.setdefault("_stdin_clients", {})
+            for entry in cells:
+                cell_id = entry.get("cell_id") if isinstance(entry, dict) else entry
+                if isinstance(cell_id, str):
+                    stdin_clients[cell_id] = client_id
+        return await super().execute_cells(cells, clear_outputs=clear_outputs,
+                                           request_id=request_id,
+                                           previous_request_id=previous_request_id)
+
+    def _stdin_origin(self, cell_id: str):
+        client_id = self.__dict__.get("_stdin_clients", {}).pop(cell_id, None)
+        if client_id is None or self._kernel_manager is None:
+            return None
+        return self._kernel_manager.kernel_client.stdin_connection(client_id)
 
     def _shared(self, kernel_manager=None) -> bool:
         km = kernel_manager or self._kernel_manager
@@ -68,7 +89,7 @@ class SharedClientNotebookRoom(YNotebookRoom):
         try:
             await execute(
                 self._kernel_manager, str(ycell.get("source", "")), timeout=None,
-                cell_id=item.cell_id,
+                cell_id=item.cell_id, stdin_origin=self._stdin_origin(item.cell_id),
             )
         except Exception as e:
             self.log.error("Cell %s execution failed: %s", item.cell_id, e)

@@ -107,6 +107,7 @@ class KernelNotebookWriter:
         self.displays = DisplayIndex()
         self._pending: deque[KernelMessage] = deque(maxlen=100_000)
         self._resolving: asyncio.Task | None = None
+        self._roomless: dict[str, None] = {}  # runs whose kernel had no notebook (ordered set)
 
     # -- listener -----------------------------------------------------------------
 
@@ -118,6 +119,8 @@ class KernelNotebookWriter:
             # notebook's outputs showing that display id; other untagged output is not a cell's.
             if msg.msg_type != "update_display_data" or not self.rooms:
                 return
+        if not self.rooms and msg.parent_msg_id in self._roomless:
+            return  # a run already known to belong to no notebook (a console's)
         if self._pending or not self.rooms:
             # No room yet (freed while idle, or never opened): keep order, fetch it. Until the
             # backlog is written, newer messages queue behind it: the room is attached before
@@ -134,10 +137,15 @@ class KernelNotebookWriter:
         except Exception:
             self.owner.log.exception("Could not find the notebook of kernel %s", self.kernel_id)
         if not self.rooms:
-            self.owner.log.warning(
-                "Dropping %d cell outputs of kernel %s: no notebook session uses it.",
-                len(self._pending), self.kernel_id,
+            # A console (its runs carry cell ids too) or a kernel no notebook uses: not an error.
+            self.owner.log.debug(
+                "No notebook session uses kernel %s: %d outputs are not a notebook's.",
+                self.kernel_id, len(self._pending),
             )
+            for msg in self._pending:
+                self._roomless[msg.parent_msg_id] = None
+            while len(self._roomless) > 256:
+                self._roomless.pop(next(iter(self._roomless)))
             self._pending.clear()
             return
         while self._pending:

@@ -53,15 +53,21 @@ class KernelExecuteHandler(LttAPIHandler):
         if fileids is None or rooms is None:
             return
         room_id = f"json:notebook:{fileids.index(path)}"
+        ours = not rooms.has_room(room_id)
         room = rooms.get_room(room_id)
         if room is None:
             return
         try:
             # The file was read just now, yet it can change before the room loads it: a room
-            # whose load fails never finishes loading, so bound the wait and drop that room.
+            # whose load fails never finishes loading, so the wait is bounded.
             await asyncio.wait_for(room.get_jupyter_ydoc(), ROOM_LOAD_TIMEOUT)
         except Exception:
-            await rooms.delete_room(room_id)
+            if not ours:  # someone else's room (a browser's): not ours to drop
+                raise web.HTTPError(503, f"The notebook is still loading: {path}") from None
+            try:
+                await rooms.delete_room(room_id)
+            except Exception:
+                self.log.debug("Could not stop the room of %s", path, exc_info=True)
             raise web.HTTPError(400, f"Not a readable notebook: {path}") from None
         writer = self.settings.get("ltt_writer")
         if writer is not None and room not in writer.rooms_of(kernel_id):

@@ -176,6 +176,10 @@ class SharedKernelClient(JupyterServerKernelClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.requests = RequestRegistry()
+        # input() in runs the server makes for a front end (see ltt_ext.documents.stdin):
+        # websocket session id -> connection; document client id -> websocket session id.
+        self.ws_sessions: dict[str, t.Any] = {}
+        self.stdin_routes: dict[str, str] = {}
         self._routes: dict[t.Any, _Route] = {}
         self._listeners = self._routes  # nextgen code that counts listeners keeps working
         # Called when the kernel restarts: requests in flight will never be answered.
@@ -224,6 +228,18 @@ class SharedKernelClient(JupyterServerKernelClient):
         return self._wired(super().stdin_channel)
 
     # -- requests from connections ------------------------------------------------------
+
+    def route_stdin(self, document_client_id: str, ws_session_id: str) -> None:
+        """Prompts of runs made for that document client go to that kernel websocket."""
+        self.stdin_routes.pop(document_client_id, None)
+        self.stdin_routes[document_client_id] = ws_session_id
+        while len(self.stdin_routes) > 1000:
+            self.stdin_routes.pop(next(iter(self.stdin_routes)))
+
+    def stdin_connection(self, document_client_id: str):
+        """The open kernel websocket that answers prompts for that document client, if any."""
+        session_id = self.stdin_routes.get(document_client_id)
+        return self.ws_sessions.get(session_id) if session_id else None
 
     def send_request(self, channel: str, parts: list[bytes], header: dict[str, t.Any],
                      cell_id: str | None = None, origin: t.Any = None) -> Request:

@@ -63,6 +63,9 @@ async def execute(
         metadata={"cellId": cell_id} if cell_id else {},
     )
     header = request["header"]
+    if stdin_origin is not None and cell_id:
+        # The front end that shows the prompt finds the cell from the request's id.
+        header["msg_id"] = f"ltt-stdin-{header['msg_id']}#{cell_id}"
 
     result = ExecutionResult()
     outputs = OutputList()

@@ -87,7 +87,10 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         # one built for all websockets. tornado's write_message would rebuild it and make a Task
         # per websocket per message (over half the routing time at W=10 in a py-spy profile).
         self._raw_frames = handler.get_compression_options() is None
-        self.client.add_listener(self.handle_outgoing_message)
+        client = self.client
+        client.add_listener(self.handle_outgoing_message)
+        if self.session.session:
+            client.ws_sessions[self.session.session] = self
         self._attached = True
         self.multi_kernel_manager.notify_connect(self.kernel_id)
         self._send_current_state()
@@ -102,6 +105,8 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
             client = self.client
             client.remove_listener(self.handle_outgoing_message)
             client.requests.forget_origin(self)
+            if client.ws_sessions.get(self.session.session) is self:
+                del client.ws_sessions[self.session.session]
         except Exception:  # the kernel may already be gone
             pass
         self.multi_kernel_manager.notify_disconnect(self.kernel_id)

@@ -58,9 +58,10 @@ def pytest_runtest_makereport(item, call):
     """A failed browser test reports the tail of its `jupyter lab` log: CI keeps nothing else."""
     outcome = yield
     report = outcome.get_result()
-    server = getattr(item, "funcargs", {}).get("lab")
-    if report.failed and isinstance(server, LabServer):
-        report.sections.append(("jupyter lab log (tail)", server.log_tail(80)))
+    for name in ("lab", "notebook7"):
+        server = getattr(item, "funcargs", {}).get(name)
+        if report.failed and isinstance(server, LabServer):
+            report.sections.append((f"{server.app} log (tail)", server.log_tail(80)))
 
 
 @pytest.fixture(autouse=True)
@@ -190,7 +191,10 @@ def _alive(pid: int) -> bool:
 
 
 class LabServer:
-    def __init__(self, tmp: Path, llm_url: str, extra_args: list[str] | None = None):
+    def __init__(self, tmp: Path, llm_url: str, extra_args: list[str] | None = None, app: str = "jupyterlab"):
+        # app: "jupyterlab", or "notebook" for Notebook 7 (same server, same options, its own app class).
+        self.app = app
+        app_class = "JupyterNotebookApp" if app == "notebook" else "LabApp"
         self.tmp = tmp
         self.root = tmp / "root"
         self.root.mkdir()
@@ -211,15 +215,15 @@ class LabServer:
         env.pop("JUPYTER_PATH", None)
         env["PYTHONUNBUFFERED"] = "1"
         cmd = [
-            sys.executable, "-m", "jupyterlab",  # this interpreter's lab, whatever is on PATH
+            sys.executable, "-m", app,  # this interpreter's lab (or notebook), whatever is on PATH
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
-            f"--LabApp.app_settings_dir={settings_dir}",
-            "--LabApp.expose_app_in_browser=True",
+            f"--{app_class}.app_settings_dir={settings_dir}",
+            f"--{app_class}.expose_app_in_browser=True",
             f"--BaseFileIdManager.db_path={tmp / 'file_id.db'}",
             f"--Tutor.base_url={llm_url}",
             "--Tutor.model=fake-tutor",
@@ -290,6 +294,10 @@ class LabServer:
             base += "/tree/" + urllib.parse.quote(path)
         return f"{base}?token={self.token}&reset"
 
+    def notebook_url(self, path: str) -> str:
+        """Notebook 7's page for one notebook (a server started with app="notebook")."""
+        return f"{self.url}/notebooks/{urllib.parse.quote(path)}?token={self.token}"
+
     def write_notebook(self, name: str, sources: list[str]) -> str:
         nb = nbformat.v4.new_notebook()
         nb.cells = [nbformat.v4.new_code_cell(src, id=f"cell-{i}") for i, src in enumerate(sources)]
@@ -340,6 +348,18 @@ def lab(request, tmp_path_factory, fake_llm):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make test-deps does)")
     extra = list(getattr(request.module, "LAB_ARGS", []))
     server = LabServer(tmp_path_factory.mktemp("lab"), fake_llm.llm.base_url, extra)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def notebook7(request, tmp_path_factory, fake_llm):
+    """The module's Notebook 7 server (`python -m notebook`; extra options: the module's LAB_ARGS)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make test-deps does)")
+    pytest.importorskip("notebook", minversion="7", reason="Notebook 7 is not installed (the test extra has it)")
+    extra = list(getattr(request.module, "LAB_ARGS", []))
+    server = LabServer(tmp_path_factory.mktemp("nb7"), fake_llm.llm.base_url, extra, app="notebook")
     yield server
     server.stop()
 

@@ -238,3 +238,42 @@ async def stream_survives_garbage(client: Client, path: str, port: int, base_url
                 break
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("bad", NOT_NOTEBOOKS + ["missing.ipynb"])
+async def test_a_path_that_is_not_a_readable_notebook_is_refused_at_once(
+    jp_fetch, jp_ws_fetch, jp_serverapp, start_kernel, readable_and_broken_files, bad
+):
+    # Before: a room was made for any existing file; its load failed unawaited and the
+    # request never answered ("Task exception was never retrieved ... Unreadable Notebook").
+    kid = await start_kernel()
+    status = 404 if bad.startswith("missing") else 400
+    calls = [
+        (("ltt", "api", "kernels", kid, "execute"), {"method": "POST", "body": encode(
+            {"code": "1+1", "cell_id": "c", "path": bad})}),
+        (("ltt", "api", "tutor", "ask"), {"method": "POST", "body": encode({"path": bad, "text": "why?"})}),
+        (("ltt", "api", "tutor", "more"), {"method": "POST", "body": encode({"path": bad})}),
+        (("ltt", "api", "tutor", "stop"), {"method": "POST", "body": encode({"path": bad, "id": "m-1"})}),
+        (("ltt", "api", "tutor", "history"), {"params": {"path": bad}}),
+    ]
+    for parts, kw in calls:
+        with pytest.raises(HTTPClientError) as e:
+            await jp_fetch(*parts, request_timeout=10, **kw)
+        assert e.value.code == status, parts
+        assert bad in json.loads(e.value.response.body)["message"]
+    with pytest.raises(HTTPClientError) as e:
+        await jp_ws_fetch("ltt", "api", "tutor", "stream", params={"path": bad}, request_timeout=10)
+    assert e.value.code == status
+    settings = jp_serverapp.web_app.settings
+    file_id = settings["file_id_manager"].get_id(bad)
+    assert not (file_id and settings["yroom_manager"].has_room(f"json:notebook:{file_id}"))
+
+
+async def test_bodies_over_the_cap_are_413(jp_fetch, start_kernel):
+    kid = await start_kernel()
+    for parts, size in [(("ltt", "api", "tutor", "ask"), (1 << 20) + 1),
+                        (("ltt", "api", "kernels", kid, "execute"), (16 << 20) + 1)]:
+        body = encode({"path": "lesson.ipynb", "text": "x" * size, "code": "1"})
+        with pytest.raises(HTTPClientError) as e:
+            await jp_fetch(*parts, method="POST", body=body, request_timeout=30)
+        assert e.value.code == 413 and "larger than" in json.loads(e.value.response.body)["message"]
