@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-deps bench
+.PHONY: lab test test-deps test-upstream bench
 
 ## Install ltt-ext and run a tutored JupyterLab (built-in tutor engine unless an LLM is configured).
 lab:
@@ -13,6 +13,11 @@ lab:
 ## Install everything the tests need (Python, npm through jlpm, Debian's chromium) and run the full suite.
 test: test-deps
 	$(PYTHON) -m pytest -ra $(PYTEST_ARGS)
+
+## Jupyter Server's own kernel/session/websocket/API/gateway tests against ltt-ext (the installed
+## jupyter_server's sdist is fetched once into build/upstream/; allow-list: tests/upstream/allowlist.txt).
+test-upstream:
+	$(PYTHON) tests/upstream/run.py $(UPSTREAM_ARGS)
 
 test-deps:
 	@command -v chromium >/dev/null 2>&1 || { \

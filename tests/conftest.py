@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 
 import nbformat
 import pytest
 
-from ltt_ext.testing import V1, KernelWS
+from ltt_ext.testing import V1, KernelWS, free_port, stop_process
 
 
 @pytest.fixture
@@ -73,3 +78,36 @@ def notebook_session(jp_fetch, jp_serverapp):
         return session, room
 
     return _open
+
+
+@pytest.fixture
+def server_subprocess(tmp_path):
+    """`jupyter server` as users run it (ltt_ext enabled by its installed config file)."""
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+           "JUPYTER_DATA_DIR": str(tmp_path / "data"), "PYTHONWARNINGS": "default"}
+    port, token = free_port(), "secret-token"
+    root = tmp_path / "root"
+    root.mkdir()
+    args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
+            "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            f"--BaseFileIdManager.db_path={tmp_path / 'fileid.db'}",
+            f"--Tutor.db_path={tmp_path / 'tutor.db'}"]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    log = open(tmp_path / "server.log", "w+")
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_process(proc)
+                log.seek(0)
+                raise RuntimeError(f"server did not start:\n{log.read()}")
+            time.sleep(0.2)
+    yield proc, base, token, log
+    stop_process(proc)
+    log.close()

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from ltt_ext.testing import V1
+from ltt_ext.testing import V1, stop_process as stop
 
 
 def run_module(module, *args, env=None, **kw):
@@ -33,56 +33,6 @@ def test_labextension_list_shows_the_prebuilt_front_end_enabled_ok():
     out = run_module("jupyterlab.labextensions", "list")
     text = (out.stdout + out.stderr).replace("\x1b[32m", "").replace("\x1b[0m", "")
     assert "ltt-ext v0.1.0 enabled OK (python, ltt-ext)" in text, text
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server_subprocess(tmp_path):
-    """`jupyter server` as users run it (ltt_ext enabled by its installed config file)."""
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTER_DATA_DIR": str(tmp_path / "data"), "PYTHONWARNINGS": "default"}
-    port, token = free_port(), "secret-token"
-    root = tmp_path / "root"
-    root.mkdir()
-    args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
-            "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            f"--BaseFileIdManager.db_path={tmp_path / 'fileid.db'}",
-            f"--Tutor.db_path={tmp_path / 'tutor.db'}"]
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    log = open(tmp_path / "server.log", "w+")
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(proc)
-                log.seek(0)
-                raise RuntimeError(f"server did not start:\n{log.read()}")
-            time.sleep(0.2)
-    yield proc, base, token, log
-    stop(proc)
-    log.close()
-
-
-def stop(proc):
-    """SIGTERM first, so the server shuts its kernels down; SIGKILL only if it hangs."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def api(base, token, path, method="GET", body=None):

@@ -176,26 +176,3 @@ export class TutorClient {
     return url;
   }
 }
-
-const CONSENT_KEY = 'ltt-ext:consent';
-
-/**
- * The learner's consent to send notebook content to a remote LLM (asked only when the
- * server says `consent_required`); kept in this browser's local storage.
- */
-export const Consent = {
-  get(): boolean {
-    try {
-      return window.localStorage.getItem(CONSENT_KEY) === 'yes';
-    } catch {
-      return false;
-    }
-  },
-  set(value: boolean): void {
-    try {
-      window.localStorage.setItem(CONSENT_KEY, value ? 'yes' : 'no');
-    } catch {
-      /* private mode: consent lasts for this page only */
-    }
-  }
-};

@@ -3,7 +3,6 @@
  * plus "Ask the tutor" on error outputs and on cells.
  */
 import {
-  ILabShell,
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
@@ -13,18 +12,28 @@ import { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { TutorClient } from './api';
-import { createErrorRendererFactory } from './errors';
+import { TutorApiError, TutorClient } from './api';
+import { createErrorRendererFactory, TutorAvailability } from './errors';
+import { TRANSLATION_DOMAIN } from './model';
 import { PANEL_ID, TutorSidebar } from './panel';
+import { TutorPreferences } from './settings';
 import { stdinPlugin } from './stdin';
 
 import '../style/index.css';
 
 export { TutorClient } from './api';
+export { TutorAvailability } from './errors';
 export { TutorChatModel, toChatContent, backoffDelay } from './model';
 export { TutorSidebar, engineLabel, kernelLabel } from './panel';
+export { TutorPreferences } from './settings';
 
 namespace CommandIDs {
   export const open = 'ltt:open-tutor';
@@ -46,48 +55,92 @@ function apiPath(app: JupyterFrontEnd, panel: NotebookPanel): string {
   return contents.localPath(panel.context.path);
 }
 
-function cellLabel(panel: NotebookPanel, cell: Cell): string {
+const PLUGIN_ID = 'ltt-ext:plugin';
+
+/** The commands take no arguments, except the optional prompt of "ask about this cell". */
+const NO_ARGS = { args: { type: 'object', properties: {} } };
+
+function cellLabel(
+  panel: NotebookPanel,
+  cell: Cell,
+  trans: TranslationBundle
+): string {
   const index = panel.content.widgets.indexOf(cell);
   const count =
     cell.model.type === 'code'
-      ? (cell.model as any).executionCount ?? null
+      ? ((cell.model as any).executionCount ?? null)
       : null;
-  return count ? `cell [${count}]` : `cell ${index + 1}`;
+  return count ? trans.__('cell [%1]', count) : trans.__('cell %1', index + 1);
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'ltt-ext:plugin',
+  id: PLUGIN_ID,
   description: "The learner's tutor chat in the right sidebar.",
   autoStart: true,
   requires: [INotebookTracker, IRenderMimeRegistry],
-  optional: [ICommandPalette, IThemeManager, ILayoutRestorer, ILabShell],
+  optional: [
+    ICommandPalette,
+    IThemeManager,
+    ILayoutRestorer,
+    ISettingRegistry,
+    ITranslator
+  ],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker,
     rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
     themeManager: IThemeManager | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null
   ) => {
+    translator = translator ?? nullTranslator;
+    const trans = translator.load(TRANSLATION_DOMAIN);
     const settings = ServerConnection.makeSettings();
     const client = new TutorClient(settings);
-    const sidebar = new TutorSidebar({ client, rendermime, themeManager });
+    const preferences = new TutorPreferences();
+    const sidebar = new TutorSidebar({
+      client,
+      rendermime,
+      themeManager,
+      preferences,
+      translator
+    });
     sidebar.title.icon = tutorIcon;
     app.shell.add(sidebar, 'right', { rank: 50 });
     if (restorer) {
       restorer.add(sidebar, PANEL_ID);
     }
 
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(pluginSettings => preferences.attach(pluginSettings))
+        .catch(reason => {
+          console.error('ltt-ext: could not load the tutor settings.', reason);
+        });
+    }
+
+    const availability = new TutorAvailability();
     client
       .info()
       .then(info => {
+        availability.state = 'enabled';
         sidebar.info = info;
         sidebar.globalNotice = null;
       })
       .catch(err => {
+        // 503: the tutor is turned off on this server; 404: no tutor server extension.
+        if (
+          err instanceof TutorApiError &&
+          (err.status === 503 || err.status === 404)
+        ) {
+          availability.state = 'disabled';
+        }
         sidebar.globalNotice = {
           kind: 'unavailable',
-          text: `The tutor is unavailable: ${err?.message ?? err}`
+          text: trans.__('The tutor is unavailable: %1', err?.message ?? err)
         };
       });
 
@@ -152,7 +205,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     // A hint the tutor gives by itself opens the panel (if the learner has it closed).
     sidebar.hintArrived.connect(() => {
-      if (!sidebar.isVisible) {
+      if (preferences.openOnHint && !sidebar.isVisible) {
         openSidebar();
       }
     });
@@ -164,7 +217,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const path = apiPath(app, panel);
         sidebar.showNotebook(path);
         const model = sidebar.ensure(path);
-        model.contextCell = { id: cell.model.id, label: cellLabel(panel, cell) };
+        model.contextCell = {
+          id: cell.model.id,
+          label: cellLabel(panel, cell, trans)
+        };
         openSidebar();
         // Let the sidebar attach before focusing its input.
         requestAnimationFrame(() => sidebar.prefill(prompt));
@@ -172,17 +228,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     app.commands.addCommand(CommandIDs.open, {
-      label: 'Open the Tutor',
-      caption: 'Show the tutor chat for the current notebook',
+      label: trans.__('Open the Tutor'),
+      caption: trans.__('Show the tutor chat for the current notebook'),
       icon: tutorIcon,
+      describedBy: NO_ARGS,
       execute: () => openSidebar()
     });
 
     app.commands.addCommand(CommandIDs.askCell, {
-      label: 'Ask the Tutor About This Cell',
-      caption: 'Open the tutor chat with the active cell as context',
+      label: trans.__('Ask the Tutor About This Cell'),
+      caption: trans.__('Open the tutor chat with the active cell as context'),
       icon: tutorIcon,
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            prompt: {
+              type: 'string',
+              description: trans.__(
+                "Text put in the tutor's input box (not sent), e.g. a question about the cell"
+              )
+            }
+          }
+        }
+      },
       isEnabled: () => !!tracker.currentWidget?.content.activeCell,
+      isVisible: () => availability.state !== 'disabled',
       execute: args => {
         const panel = tracker.currentWidget;
         const cell = panel?.content.activeCell;
@@ -195,9 +266,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     app.commands.addCommand(CommandIDs.more, {
-      label: 'Tutor: More Help',
-      caption: 'Climb the hint ladder for the latest error',
+      label: trans.__('Tutor: More Help'),
+      caption: trans.__('Climb the hint ladder for the latest error'),
       icon: tutorIcon,
+      describedBy: NO_ARGS,
       isEnabled: () => !!sidebar.currentModel,
       execute: async () => {
         openSidebar();
@@ -206,7 +278,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     if (palette) {
-      const category = 'Tutor';
+      const category = trans.__('Tutor');
       palette.addItem({ command: CommandIDs.open, category });
       palette.addItem({ command: CommandIDs.askCell, category });
       palette.addItem({ command: CommandIDs.more, category });
@@ -219,22 +291,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     // "Ask the tutor" on error outputs.
     rendermime.addFactory(
-      createErrorRendererFactory((origin, error) => {
-        const cellNode = origin.closest('.jp-Cell');
-        const panel = cellNode
-          ? tracker.find(p => p.content.node.contains(cellNode))
-          : undefined;
-        const cell = panel?.content.widgets.find(w => w.node === cellNode);
-        if (!panel || !cell) {
-          openSidebar();
-          return;
-        }
-        panel.content.activeCellIndex = panel.content.widgets.indexOf(cell);
-        const what = error.ename
-          ? `${error.ename}${error.evalue ? `: ${error.evalue}` : ''}`
-          : 'this error';
-        askAbout(panel, cell, `Why do I get ${what}?`);
-      }),
+      createErrorRendererFactory(
+        (origin, error) => {
+          const cellNode = origin.closest('.jp-Cell');
+          const panel = cellNode
+            ? tracker.find(p => p.content.node.contains(cellNode))
+            : undefined;
+          const cell = panel?.content.widgets.find(w => w.node === cellNode);
+          if (!panel || !cell) {
+            openSidebar();
+            return;
+          }
+          panel.content.activeCellIndex = panel.content.widgets.indexOf(cell);
+          const prompt = !error.ename
+            ? trans.__('Why do I get this error?')
+            : error.evalue
+              ? trans.__('Why do I get %1: %2?', error.ename, error.evalue)
+              : trans.__('Why do I get %1?', error.ename);
+          askAbout(panel, cell, prompt);
+        },
+        availability,
+        translator
+      ),
       20
     );
   }

@@ -13,10 +13,14 @@ import {
   INewMessage,
   IUser
 } from '@jupyter/chat';
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
-  Consent,
   IAskReply,
   ITutorInfo,
   ITutorMessage,
@@ -34,28 +38,50 @@ declare module '@jupyter/chat' {
   }
 }
 
-export const TUTOR_USER: IUser = {
-  username: 'ltt-tutor',
-  display_name: 'Tutor',
-  initials: 'T',
-  color: 'var(--jp-brand-color1)',
-  bot: true
-};
+/** The translation domain of ltt-ext's strings (its Python package). */
+export const TRANSLATION_DOMAIN = 'ltt_ext';
 
-export const SYSTEM_USER: IUser = {
-  username: 'ltt-system',
-  display_name: 'Tutor notice',
-  initials: '!',
-  color: 'var(--jp-warn-color1)',
-  bot: true
-};
+/** The three senders of a conversation. */
+export interface IChatUsers {
+  learner: IUser;
+  tutor: IUser;
+  system: IUser;
+}
 
-export const LEARNER_USER: IUser = {
-  username: 'ltt-learner',
-  display_name: 'You',
-  initials: 'Y',
-  color: 'var(--jp-accept-color-normal, var(--jp-success-color1))'
-};
+const usersByBundle = new WeakMap<TranslationBundle, IChatUsers>();
+
+/** The senders with their names in the learner's language (one set per bundle). */
+export function chatUsers(
+  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
+): IChatUsers {
+  let users = usersByBundle.get(trans);
+  if (!users) {
+    users = {
+      learner: {
+        username: 'ltt-learner',
+        display_name: trans.__('You'),
+        initials: trans.__('Y'),
+        color: 'var(--jp-accept-color-normal, var(--jp-success-color1))'
+      },
+      tutor: {
+        username: 'ltt-tutor',
+        display_name: trans.__('Tutor'),
+        initials: trans.__('T'),
+        color: 'var(--jp-brand-color1)',
+        bot: true
+      },
+      system: {
+        username: 'ltt-system',
+        display_name: trans.__('Tutor notice'),
+        initials: '!',
+        color: 'var(--jp-warn-color1)',
+        bot: true
+      }
+    };
+    usersByBundle.set(trans, users);
+  }
+  return users;
+}
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'closed';
 
@@ -70,20 +96,24 @@ export interface IContextCell {
 }
 
 /** Convert a server message into chat content. */
-export function toChatContent(m: ITutorMessage): IMessageContent {
+export function toChatContent(
+  m: ITutorMessage,
+  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
+): IMessageContent {
   let body = m.text ?? '';
   if (m.role === 'learner' && m.kind === 'more' && !body.trim()) {
-    body = '_More help, please._';
+    body = trans.__('_More help, please._');
   }
   if (!body && m.status === 'streaming') {
     body = '…';
   }
+  const users = chatUsers(trans);
   const sender =
     m.role === 'learner'
-      ? LEARNER_USER
+      ? users.learner
       : m.role === 'system'
-        ? SYSTEM_USER
-        : TUTOR_USER;
+        ? users.system
+        : users.tutor;
   return {
     type: 'msg',
     id: m.id,
@@ -113,7 +143,8 @@ export function backoffDelay(attempt: number, random = Math.random): number {
 
 class TutorChatContext extends AbstractChatContext {
   get users(): IUser[] {
-    return [LEARNER_USER, TUTOR_USER];
+    const users = (this._model as TutorChatModel).users;
+    return [users.learner, users.tutor];
   }
 }
 
@@ -135,6 +166,11 @@ export class TutorChatModel extends AbstractChatModel {
     this.name = options.path;
     this._client = options.client;
     this._info = options.info ?? null;
+    this._consent = options.consent ?? (() => false);
+    this._trans = (options.translator ?? nullTranslator).load(
+      TRANSLATION_DOMAIN
+    );
+    this._users = chatUsers(this._trans);
     this.setReady();
     window.addEventListener('online', this._onOnline);
   }
@@ -142,7 +178,12 @@ export class TutorChatModel extends AbstractChatModel {
   readonly path: string;
 
   get user(): IUser {
-    return LEARNER_USER;
+    return this._users.learner;
+  }
+
+  /** The senders of this conversation (names translated). */
+  get users(): IChatUsers {
+    return this._users;
   }
 
   get info(): ITutorInfo | null {
@@ -158,7 +199,9 @@ export class TutorChatModel extends AbstractChatModel {
   }
   /** Whether the tutor is working on something (server status, a pending request, or a stream). */
   get thinking(): boolean {
-    return this._serverThinking || this._pending > 0 || this._streaming.size > 0;
+    return (
+      this._serverThinking || this._pending > 0 || this._streaming.size > 0
+    );
   }
   /** Ids of the tutor replies still streaming. */
   get streamingIds(): string[] {
@@ -231,7 +274,12 @@ export class TutorChatModel extends AbstractChatModel {
       this._emit();
     } catch (err) {
       if (!this.isDisposed) {
-        this._setError(err, 'load the conversation');
+        this._setError(err, message =>
+          this._trans.__(
+            'The tutor could not load the conversation: %1',
+            message
+          )
+        );
       }
     }
   }
@@ -241,8 +289,15 @@ export class TutorChatModel extends AbstractChatModel {
     if (!text) {
       return false;
     }
-    const ok = await this._request('answer', () =>
-      this._client.ask(this.path, text, this._contextCell?.id, Consent.get())
+    const ok = await this._request(
+      message => this._trans.__('The tutor could not answer: %1', message),
+      () =>
+        this._client.ask(
+          this.path,
+          text,
+          this._contextCell?.id,
+          this._consent()
+        )
     );
     if (!ok && !this.input.value) {
       // Give the learner their words back.
@@ -253,14 +308,16 @@ export class TutorChatModel extends AbstractChatModel {
 
   /** Climb the hint ladder ("More help"). */
   async more(): Promise<boolean> {
-    return this._request('give more help', () =>
-      this._client.more(this.path, this._contextCell?.id, Consent.get())
+    return this._request(
+      message =>
+        this._trans.__('The tutor could not give more help: %1', message),
+      () => this._client.more(this.path, this._contextCell?.id, this._consent())
     );
   }
 
   /** One tutor request (a question or "more help"): pending state, reply, or a clear error. */
   private async _request(
-    what: string,
+    failure: (message: string) => string,
     send: () => Promise<IAskReply>
   ): Promise<boolean> {
     this._pending++;
@@ -274,7 +331,7 @@ export class TutorChatModel extends AbstractChatModel {
       this._noticeFromReply(reply.reply);
       return true;
     } catch (err) {
-      this._setError(err, what);
+      this._setError(err, failure);
       return false;
     } finally {
       this._pending--;
@@ -290,7 +347,9 @@ export class TutorChatModel extends AbstractChatModel {
         try {
           await this._client.stop(this.path, id);
         } catch (err) {
-          this._setError(err, 'stop');
+          this._setError(err, message =>
+            this._trans.__('The tutor could not stop: %1', message)
+          );
         }
       })
     );
@@ -334,7 +393,7 @@ export class TutorChatModel extends AbstractChatModel {
     } else {
       this._streaming.delete(m.id);
     }
-    const content = toChatContent(copy);
+    const content = toChatContent(copy, this._trans);
     const existing = this.messages.find(msg => msg.id === m.id);
     if (existing) {
       existing.update({ body: content.body, metadata: content.metadata });
@@ -358,7 +417,7 @@ export class TutorChatModel extends AbstractChatModel {
     }
     raw.text = (raw.text ?? '') + text;
     const existing = this.messages.find(msg => msg.id === id);
-    existing?.update({ body: toChatContent(raw).body });
+    existing?.update({ body: toChatContent(raw, this._trans).body });
   }
 
   /** Handle one websocket frame (public for tests). */
@@ -422,7 +481,7 @@ export class TutorChatModel extends AbstractChatModel {
       ws = new this._client.settings.WebSocket(
         this._client.streamUrl(this.path)
       );
-    } catch (err) {
+    } catch {
       this._scheduleReconnect();
       return;
     }
@@ -470,7 +529,9 @@ export class TutorChatModel extends AbstractChatModel {
     if (this._attempt >= 3 && !this._notice) {
       this._notice = {
         kind: 'unavailable',
-        text: 'The tutor is unreachable right now; reconnecting…'
+        text: this._trans.__(
+          'The tutor is unreachable right now; reconnecting…'
+        )
       };
     }
     this._emit();
@@ -508,29 +569,24 @@ export class TutorChatModel extends AbstractChatModel {
     }
   }
 
-  private _setError(err: unknown, what: string): void {
+  /** Turn a failed request into the header's notice (`failure` words the generic case). */
+  private _setError(err: unknown, failure: (message: string) => string): void {
     if (err instanceof TutorApiError) {
       if (err.status === 429) {
         this._notice = {
           kind: 'budget',
-          text: `Your tutor budget is used up: ${err.message}`
+          text: this._trans.__('Your tutor budget is used up: %1', err.message)
         };
       } else if (err.status === 0 || err.status === 502 || err.status === 503) {
         this._notice = {
           kind: 'unavailable',
-          text: `The tutor is unavailable: ${err.message}`
+          text: this._trans.__('The tutor is unavailable: %1', err.message)
         };
       } else {
-        this._notice = {
-          kind: 'error',
-          text: `The tutor could not ${what}: ${err.message}`
-        };
+        this._notice = { kind: 'error', text: failure(err.message) };
       }
     } else {
-      this._notice = {
-        kind: 'error',
-        text: `The tutor could not ${what}: ${String(err)}`
-      };
+      this._notice = { kind: 'error', text: failure(String(err)) };
     }
     this._emit();
   }
@@ -538,7 +594,7 @@ export class TutorChatModel extends AbstractChatModel {
   private _updateWriters(): void {
     const busy = this.thinking;
     if (busy !== this.writers.length > 0) {
-      this.updateWriters(busy ? [{ user: TUTOR_USER }] : []);
+      this.updateWriters(busy ? [{ user: this._users.tutor }] : []);
     }
   }
 
@@ -550,6 +606,9 @@ export class TutorChatModel extends AbstractChatModel {
   }
 
   private _client: TutorClient;
+  private _consent: () => boolean;
+  private _trans: TranslationBundle;
+  private _users: IChatUsers;
   private _info: ITutorInfo | null;
   private _raw = new Map<string, ITutorMessage>();
   private _streaming = new Set<string>();
@@ -573,7 +632,11 @@ export class TutorChatModel extends AbstractChatModel {
 export namespace TutorChatModel {
   export interface IOptions extends IChatModel.IOptions {
     path: string;
+    /** The tutor API (anything with TutorClient's shape; tests pass a fake). */
     client: TutorClient;
     info?: ITutorInfo | null;
+    /** Whether the learner consents to share the notebook with a remote LLM (asked per request). */
+    consent?: () => boolean;
+    translator?: ITranslator;
   }
 }

@@ -13,7 +13,9 @@
  * - inline styles with `url(...)`, `image-set`, `@import` or escapes are dropped;
  * - any other URL-bearing attribute pointing elsewhere is removed.
  *
- * Same-origin URLs (files of this server), `data:` and `blob:` are kept.
+ * Kept: URLs under this server's base URL (its files, its static assets), `data:` and `blob:`.
+ * Same origin is not enough: on JupyterHub every learner's server shares the hub's origin,
+ * so `/user/someone-else/...?leak=` would reach another server.
  *
  * Why not a Content-Security-Policy: a CSP applies to the whole JupyterLab page (it can't be
  * scoped to the panel's subtree) and `img-src 'self'` would also block the remote images of
@@ -22,6 +24,7 @@
  * nothing in it loads) before the renderer puts the HTML into the live page, which is the
  * moment a browser starts fetching.
  */
+import { PageConfig } from '@jupyterlab/coreutils';
 import { IRenderMime } from '@jupyterlab/rendermime';
 
 /** Elements that fetch on their own: shown as text when any of their URLs is remote. */
@@ -43,7 +46,16 @@ const LOADING_ELEMENTS = new Set([
 const CONTAINERS = 'video, audio, picture, object';
 
 /** Elements that must never survive, whatever their URLs (the sanitizer drops most already). */
-const FORBIDDEN_ELEMENTS = ['link', 'style', 'meta', 'base', 'script', 'svg', 'math', 'template'];
+const FORBIDDEN_ELEMENTS = [
+  'link',
+  'style',
+  'meta',
+  'base',
+  'script',
+  'svg',
+  'math',
+  'template'
+];
 
 /** Attributes holding a URL the browser may fetch without a click. */
 const URL_ATTRIBUTES = [
@@ -66,12 +78,17 @@ const URL_ATTRIBUTES = [
   'itemtype'
 ];
 
-const UNSAFE_STYLE = /url\s*\(|image-set|image\s*\(|@import|expression\s*\(|\\/i;
+const UNSAFE_STYLE =
+  /url\s*\(|image-set|image\s*\(|@import|expression\s*\(|\\/i;
 
 export class LocalOnlySanitizer implements IRenderMime.ISanitizer {
+  /**
+   * @param _inner - JupyterLab's sanitizer, run first.
+   * @param _scope - URLs under this one are this server's (default: the server's base URL).
+   */
   constructor(
     private readonly _inner: IRenderMime.ISanitizer,
-    private readonly _base: string = document.baseURI
+    private readonly _scope: string = PageConfig.getBaseUrl()
   ) {}
 
   get allowNamedProperties(): boolean | undefined {
@@ -87,20 +104,22 @@ export class LocalOnlySanitizer implements IRenderMime.ISanitizer {
   }
 
   sanitize(dirty: string, options?: IRenderMime.ISanitizerOptions): string {
-    return keepLocalContent(this._inner.sanitize(dirty, options), this._base);
+    return keepLocalContent(this._inner.sanitize(dirty, options), this._scope);
   }
 }
 
-/** `html` with everything that would load from another origin turned into text. */
-export function keepLocalContent(html: string, base: string): string {
+/** `html` with everything that would load from outside `scope` turned into text. */
+export function keepLocalContent(html: string, scope: string): string {
   const doc = new DOMParser().parseFromString(
     `<!DOCTYPE html><html><body>${html}</body></html>`,
     'text/html'
   );
-  const origin = new URL(base).origin;
-  const isLocal = (value: string): boolean => isLocalUrl(value, base, origin);
+  const isLocal = (value: string): boolean =>
+    isLocalUrl(value, document.baseURI, scope);
 
-  for (const el of Array.from(doc.body.querySelectorAll(FORBIDDEN_ELEMENTS.join(',')))) {
+  for (const el of Array.from(
+    doc.body.querySelectorAll(FORBIDDEN_ELEMENTS.join(','))
+  )) {
     el.remove();
   }
   // Media whose sources are children: the container goes as a whole (text inside a <video>
@@ -135,7 +154,10 @@ export function keepLocalContent(html: string, base: string): string {
     }
     for (const name of URL_ATTRIBUTES) {
       const value = el.getAttribute(name);
-      if (value !== null && remoteUrlsOf(name, value).some(url => !isLocal(url))) {
+      if (
+        value !== null &&
+        remoteUrlsOf(name, value).some(url => !isLocal(url))
+      ) {
         el.removeAttribute(name);
       }
     }
@@ -176,17 +198,25 @@ function remoteUrlsOf(name: string, value: string): string[] {
   return [value];
 }
 
-export function isLocalUrl(value: string, base: string, origin: string): boolean {
+/** Whether `value` (relative to the page at `base`) stays under `scope` (or is data/blob). */
+export function isLocalUrl(
+  value: string,
+  base: string,
+  scope: string
+): boolean {
   const trimmed = value.trim();
   if (!trimmed) {
     return true;
   }
   try {
-    const url = new URL(trimmed, base);
+    const url = new URL(trimmed, base); // also resolves `..` and `%2e%2e` segments
     if (url.protocol === 'data:' || url.protocol === 'blob:') {
       return true;
     }
-    return url.origin === origin;
+    const within = new URL(scope);
+    return (
+      url.origin === within.origin && url.pathname.startsWith(within.pathname)
+    );
   } catch {
     return false;
   }
@@ -204,7 +234,11 @@ const KIND_OF: Record<string, string> = {
 };
 
 function blockedText(doc: Document, el: Element, url: string): HTMLElement {
-  const label = el.getAttribute('alt') || el.getAttribute('title') || el.textContent?.trim() || '';
+  const label =
+    el.getAttribute('alt') ||
+    el.getAttribute('title') ||
+    el.textContent?.trim() ||
+    '';
   const kind = KIND_OF[el.localName] ?? 'embedded content';
   const span = doc.createElement('span');
   span.className = 'ltt-BlockedContent';

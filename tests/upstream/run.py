@@ -90,7 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pytest_args", nargs="*", help="after --: extra pytest arguments")
     args = parser.parse_args(argv)
 
-    root = fetch_tests(version("jupyter_server"))
+    try:
+        root = fetch_tests(version("jupyter_server"))
+    except (subprocess.CalledProcessError, OSError, tarfile.TarError) as e:
+        print(f"upstream tests: could not fetch jupyter_server's sdist ({e}); "
+              "`pip download` needs the package index.", file=sys.stderr)
+        return 2
     shutil.copyfile(HERE / "upstream_conftest.py", root / "conftest.py")
     ini = root / "pytest.ini"
     ini.write_text(PYTEST_INI.format(timeout=args.timeout))
@@ -106,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     command = [
         sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", str(root),
         "--confcutdir", str(root), "-p", "no:cacheprovider", "-ra", "--durations=5",
+        # Unrelated plugins of this environment: hypothesis's terminal summary imports (and
+        # AST-compiles) its package after the run, which a timeout's SIGALRM can break.
+        "-p", "no:hypothesispytest", "-p", "no:benchmark",
         *(args.pytest_args or MODULES),
     ]
     started = time.monotonic()
