@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-deps test-upstream bench
+.PHONY: lab test test-deps test-upstream bench lint-py lint-js
 
 ## Install ltt-ext and run a tutored JupyterLab (built-in tutor engine unless an LLM is configured).
 lab:
@@ -25,7 +25,16 @@ test-deps:
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	$(PIP) install -e ".[test]"
 
+## Python lint, format and type checks (settings in pyproject.toml; pre-commit runs the same).
+lint-py:
+	$(PYTHON) -m ruff check . && $(PYTHON) -m ruff format --check . && $(PYTHON) -m mypy
+
 ## Benchmarks: upstream jupyter-server vs stock nextgen-kernels-api vs ltt-ext, printed as a table.
 bench:
 	$(PIP) install -e ".[bench]"
 	$(PYTHON) -m benchmarks $(BENCH_ARGS)
+
+## The front end's house rules and unit tests (labextension/: ESLint + Prettier + Stylelint as in
+## the JupyterLab extension template, then Jest with coverage).
+lint-js:
+	cd labextension && jlpm install && jlpm lint:check && jlpm test

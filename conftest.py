@@ -2,7 +2,8 @@
 
 import pytest
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# ltt-ext's fixtures are opt-in, for us as for downstream projects (no pytest11 entry point).
+pytest_plugins = ["pytest_jupyter.jupyter_server", "ltt_ext.pytest_plugin"]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ table can prove that "upstream" is upstream), and for shared-client servers it c
 deliberately slow listener to a kernel's shared client (isolation benchmark).
 It adds two authenticated handlers under /bench/ and nothing else.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,20 +29,33 @@ class ProbeHandler(APIHandler):
         km = app.kernel_manager
         exts = {}
         for name, ext in app.extension_manager.extensions.items():
-            exts[name] = {"enabled": bool(getattr(ext, "enabled", False)),
-                          }
-        self.finish(json.dumps({
-            "multi_kernel_manager": _qual(km),
-            "kernel_manager_class": str(getattr(km, "kernel_manager_class", None)),
-            "kernel_websocket_connection_class": _qual(app.kernel_websocket_connection_class),
-            "extensions": exts,
-            "ltt_tutor": _qual(self.settings.get("ltt_tutor")),
-            "ltt_tutor_enabled": (bool(getattr(self.settings["ltt_tutor"], "enabled", True))
-                                  if self.settings.get("ltt_tutor") is not None else None),
-            "ltt_tutor_proactive_delay": getattr(self.settings.get("ltt_tutor"), "proactive_delay", None),
-            "ltt_tutor_has_enabled_trait": (self.settings["ltt_tutor"].has_trait("enabled")
-                                            if self.settings.get("ltt_tutor") is not None else None),
-        }))
+            exts[name] = {
+                "enabled": bool(getattr(ext, "enabled", False)),
+            }
+        self.finish(
+            json.dumps(
+                {
+                    "multi_kernel_manager": _qual(km),
+                    "kernel_manager_class": str(getattr(km, "kernel_manager_class", None)),
+                    "kernel_websocket_connection_class": _qual(app.kernel_websocket_connection_class),
+                    "extensions": exts,
+                    "ltt_tutor": _qual(self.settings.get("ltt_tutor")),
+                    "ltt_tutor_enabled": (
+                        bool(getattr(self.settings["ltt_tutor"], "enabled", True))
+                        if self.settings.get("ltt_tutor") is not None
+                        else None
+                    ),
+                    "ltt_tutor_proactive_delay": getattr(
+                        self.settings.get("ltt_tutor"), "proactive_delay", None
+                    ),
+                    "ltt_tutor_has_enabled_trait": (
+                        self.settings["ltt_tutor"].has_trait("enabled")
+                        if self.settings.get("ltt_tutor") is not None
+                        else None
+                    ),
+                }
+            )
+        )
 
 
 _SLOW = {}
@@ -52,18 +66,22 @@ class KernelProbeHandler(APIHandler):
         try:
             return self.serverapp.kernel_manager.get_kernel(kernel_id)
         except KeyError:
-            raise web.HTTPError(404, "no such kernel")
+            raise web.HTTPError(404, "no such kernel") from None
 
     @web.authenticated
     def get(self, kernel_id):
         km = self._km(kernel_id)
         client = getattr(km, "kernel_client", None)
         listeners = getattr(client, "_listeners", None)
-        self.finish(json.dumps({
-            "kernel_manager": _qual(km),
-            "shared_client": _qual(client),
-            "listeners": len(listeners) if listeners is not None else None,
-        }))
+        self.finish(
+            json.dumps(
+                {
+                    "kernel_manager": _qual(km),
+                    "shared_client": _qual(client),
+                    "listeners": len(listeners) if listeners is not None else None,
+                }
+            )
+        )
 
     @web.authenticated
     def post(self, kernel_id):
@@ -101,7 +119,10 @@ def _jupyter_server_extension_points():
 
 def _load_jupyter_server_extension(serverapp):
     base = serverapp.web_app.settings.get("base_url", "/")
-    serverapp.web_app.add_handlers(".*$", [
-        (base.rstrip("/") + "/bench/probe", ProbeHandler),
-        (base.rstrip("/") + r"/bench/probe/kernels/([^/]+)", KernelProbeHandler),
-    ])
+    serverapp.web_app.add_handlers(
+        ".*$",
+        [
+            (base.rstrip("/") + "/bench/probe", ProbeHandler),
+            (base.rstrip("/") + r"/bench/probe/kernels/([^/]+)", KernelProbeHandler),
+        ],
+    )

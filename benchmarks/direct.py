@@ -2,6 +2,7 @@
 
 It tells how much of a time is the kernel's own and how much the server adds.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,13 +21,23 @@ async def _run(kc, code: str, timeout: float) -> dict:
     while True:
         rem = t0 + timeout - time.perf_counter()
         if rem <= 0:
-            return {"time_to_idle": None, "msgs": msgs, "displays": displays, "lines": lines,
-                    "outcome": "timeout"}
+            return {
+                "time_to_idle": None,
+                "msgs": msgs,
+                "displays": displays,
+                "lines": lines,
+                "outcome": "timeout",
+            }
         try:
             msg = await kc.get_iopub_msg(timeout=min(rem, 5.0))
         except Exception:  # queue.Empty: nothing for 5 s, the idle status was lost
-            return {"time_to_idle": None, "msgs": msgs, "displays": displays, "lines": lines,
-                    "outcome": "no idle"}
+            return {
+                "time_to_idle": None,
+                "msgs": msgs,
+                "displays": displays,
+                "lines": lines,
+                "outcome": "no idle",
+            }
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         msgs += 1
@@ -36,18 +47,29 @@ async def _run(kc, code: str, timeout: float) -> dict:
         elif mt == "stream":
             lines += msg["content"]["text"].count("\n")
         elif mt == "status" and msg["content"]["execution_state"] == "idle":
-            return {"time_to_idle": time.perf_counter() - t0, "msgs": msgs, "displays": displays,
-                    "lines": lines}
+            return {
+                "time_to_idle": time.perf_counter() - t0,
+                "msgs": msgs,
+                "displays": displays,
+                "lines": lines,
+            }
 
 
-async def direct_floor(m: dict, modes: list[str], rtt_n: int = 20, repeat: int = 3,
-                       timeouts: dict | None = None, repeat_budget: float = 20.0) -> dict:
+async def direct_floor(
+    m: dict,
+    modes: list[str],
+    rtt_n: int = 20,
+    repeat: int = 3,
+    timeouts: dict | None = None,
+    repeat_budget: float = 20.0,
+) -> dict:
     from jupyter_client.manager import AsyncKernelManager
 
     timeouts = timeouts or {"display": 60.0, "stream": 45.0}
     runtime = tempfile.mkdtemp(prefix="ltt-bench-direct-")
-    km = AsyncKernelManager(kernel_name="python3",
-                            connection_file=os.path.join(runtime, "kernel-direct.json"))
+    km = AsyncKernelManager(
+        kernel_name="python3", connection_file=os.path.join(runtime, "kernel-direct.json")
+    )
     out: dict = {}
     await km.start_kernel(cwd=runtime, env={**os.environ, "IPYTHONDIR": runtime})
     kc = km.client()

@@ -1,4 +1,5 @@
 """Fan-out, round trip and isolation measurements over the kernel websocket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -48,7 +49,9 @@ class RssSampler:
 def _busy() -> float:
     """Machine-wide busy CPU seconds (all cores): to show how much other load was running."""
     t = psutil.cpu_times()
-    return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) + getattr(t, "steal", 0)
+    return (
+        t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) + getattr(t, "steal", 0)
+    )
 
 
 def kernel_cpu(server) -> float:
@@ -81,12 +84,18 @@ async def connect_clients(server, kernel_id: str, n: int) -> list[KernelClient]:
     clients = [KernelClient(server, kernel_id, name=f"c{i}") for i in range(n)]
     # connect in small batches: 50 simultaneous handshakes would measure the accept queue instead
     for i in range(0, n, 10):
-        await asyncio.gather(*(c.connect() for c in clients[i:i + 10]))
+        await asyncio.gather(*(c.connect() for c in clients[i : i + 10]))
     return clients
 
 
-async def execute_and_wait(server, clients: list[KernelClient], code: str, timeout: float,
-                           quiet: float = 3.0, sender: KernelClient | None = None) -> dict:
+async def execute_and_wait(
+    server,
+    clients: list[KernelClient],
+    code: str,
+    timeout: float,
+    quiet: float = 3.0,
+    sender: KernelClient | None = None,
+) -> dict:
     """Client 0 (or `sender`) sends `code`; wait until every client saw idle for it.
 
     Bounded: gives up at `timeout`, or `quiet` seconds after the sender's execute_reply when no
@@ -122,11 +131,16 @@ async def execute_and_wait(server, clients: list[KernelClient], code: str, timeo
     for r in runs:
         tti = (r.t_idle - r.t_sent) if r.t_idle is not None else None
         span = tti if tti is not None else ((r.t_last - r.t_sent) if r.t_last else None)
-        per_client.append({
-            "time_to_idle": tti, "msgs": r.msgs,
-            "msgs_per_s": (r.msgs / span) if span else None,
-            "displays": r.displays, "stream_lines": r.stream_lines, "stream_msgs": r.stream_msgs,
-        })
+        per_client.append(
+            {
+                "time_to_idle": tti,
+                "msgs": r.msgs,
+                "msgs_per_s": (r.msgs / span) if span else None,
+                "displays": r.displays,
+                "stream_lines": r.stream_lines,
+                "stream_msgs": r.stream_msgs,
+            }
+        )
     for c in clients:
         c.runs.pop(msg_id, None)
     ttis = [p["time_to_idle"] for p in per_client]
@@ -134,14 +148,20 @@ async def execute_and_wait(server, clients: list[KernelClient], code: str, timeo
     total_msgs = sum(p["msgs"] for p in per_client)
     wall = max(ttis) if all_idle else t_end - sent
     return {
-        "outcome": outcome, "all_idle": all_idle,
+        "outcome": outcome,
+        "all_idle": all_idle,
         "idle_clients": sum(t is not None for t in ttis),
         "time_to_last_idle": max(ttis) if all_idle else None,
-        "median_time_to_idle": statistics.median([t for t in ttis if t is not None]) if any(
-            t is not None for t in ttis) else None,
-        "wall": wall, "server_cpu": cpu, "kernel_cpu": kcpu, "harness_cpu": hcpu,
+        "median_time_to_idle": statistics.median([t for t in ttis if t is not None])
+        if any(t is not None for t in ttis)
+        else None,
+        "wall": wall,
+        "server_cpu": cpu,
+        "kernel_cpu": kcpu,
+        "harness_cpu": hcpu,
         "other_cpu": other,
-        "total_msgs": total_msgs, "agg_msgs_per_s": total_msgs / wall if wall else None,
+        "total_msgs": total_msgs,
+        "agg_msgs_per_s": total_msgs / wall if wall else None,
         "min_displays": min(p["displays"] for p in per_client),
         "min_stream_lines": min(p["stream_lines"] for p in per_client),
         "per_client": per_client,
@@ -167,9 +187,12 @@ async def round_trips(server, clients, n: int = 20, timeout: float = 10.0) -> di
         t = res["per_client"][0]["time_to_idle"]
         if t is not None:
             times.append(t)
-    return {"median": statistics.median(times) if times else None,
-            "min": min(times) if times else None, "max": max(times) if times else None,
-            "n": len(times)}
+    return {
+        "median": statistics.median(times) if times else None,
+        "min": min(times) if times else None,
+        "max": max(times) if times else None,
+        "n": len(times),
+    }
 
 
 def complete(mode: str, res: dict, m: int) -> bool:
@@ -180,8 +203,9 @@ def complete(mode: str, res: dict, m: int) -> bool:
     return res["min_stream_lines"] >= m
 
 
-async def fanout_config(server, w: int, modes: list[str], m: dict, timeouts: dict,
-                        skip: set, rtt_n: int) -> dict:
+async def fanout_config(
+    server, w: int, modes: list[str], m: dict, timeouts: dict, skip: set, rtt_n: int
+) -> dict:
     """One fresh kernel, W websockets: fds, each mode once, the 1+1 round trips."""
     out: dict = {"W": w}
     kid = await start_kernel(server)
@@ -218,8 +242,9 @@ async def fanout_config(server, w: int, modes: list[str], m: dict, timeouts: dic
     return out
 
 
-async def isolation_config(server, w: int, m: int, timeout: float, kind: str,
-                           slow_sleep: float = 1.0) -> dict:
+async def isolation_config(
+    server, w: int, m: int, timeout: float, kind: str, slow_sleep: float = 1.0
+) -> dict:
     """W normal websockets plus one stalled consumer (`kind`: 'stalled-ws' or 'slow-listener')."""
     kid = await start_kernel(server)
     clients: list[KernelClient] = []

@@ -1,6 +1,7 @@
 """Headless outputs: a notebook cell printing N lines, run with no browser attached, through
 jupyter-server-documents' `POST /api/kernels/<id>/execute`; time until the .ipynb on disk holds
 every line, and the server's peak RSS."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,19 +18,37 @@ CELL_ID = "bench-headless-cell"
 
 def notebook(source: str, cell_id: str = CELL_ID) -> dict:
     return {
-        "nbformat": 4, "nbformat_minor": 5,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                     "language_info": {"name": "python"}},
-        "cells": [{"cell_type": "code", "id": cell_id, "source": source, "metadata": {},
-                   "outputs": [], "execution_count": None}],
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": cell_id,
+                "source": source,
+                "metadata": {},
+                "outputs": [],
+                "execution_count": None,
+            }
+        ],
     }
 
 
 async def create_notebook_session(server, path: str, source: str, cell_id: str = CELL_ID) -> dict:
-    await server.request("PUT", f"/api/contents/{path}",
-                         {"type": "notebook", "format": "json", "content": notebook(source, cell_id)})
-    session = await server.request("POST", "/api/sessions", {
-        "path": path, "type": "notebook", "name": path, "kernel": {"name": "python3"}}, timeout=60)
+    await server.request(
+        "PUT",
+        f"/api/contents/{path}",
+        {"type": "notebook", "format": "json", "content": notebook(source, cell_id)},
+    )
+    session = await server.request(
+        "POST",
+        "/api/sessions",
+        {"path": path, "type": "notebook", "name": path, "kernel": {"name": "python3"}},
+        timeout=60,
+    )
     return session
 
 
@@ -49,9 +68,14 @@ def disk_state(nb_file, cell_id: str = CELL_ID) -> dict:
                 else:
                     other += 1
             joined = "".join(text)
-            return {"lines": joined.count("\n"), "outputs": len(cell.get("outputs", [])),
-                    "non_stream_outputs": other, "execution_count": cell.get("execution_count"),
-                    "tail": joined[-40:], "readable": True}
+            return {
+                "lines": joined.count("\n"),
+                "outputs": len(cell.get("outputs", [])),
+                "non_stream_outputs": other,
+                "execution_count": cell.get("execution_count"),
+                "tail": joined[-40:],
+                "readable": True,
+            }
     return {"lines": 0, "outputs": 0, "execution_count": None, "readable": True}
 
 
@@ -64,8 +88,10 @@ async def headless_run(server, n_lines: int = 100_000, timeout: float = 120.0) -
     try:
         fid = await server.request("GET", "/api/fileid/id?path=" + urllib.parse.quote(path))
         document_id = f"json:notebook:{fid['id']}"
-        body = {"document_id": document_id,
-                "cells": [{"cell_id": CELL_ID, "source_hash": _source_hash(source)}]}
+        body = {
+            "document_id": document_id,
+            "cells": [{"cell_id": CELL_ID, "source_hash": _source_hash(source)}],
+        }
         nb_file = server.root / path
         # the room loads asynchronously after the session is created: retry 400s for a while
         deadline = time.monotonic() + 30
@@ -83,17 +109,22 @@ async def headless_run(server, n_lines: int = 100_000, timeout: float = 120.0) -
                         await asyncio.sleep(0.1)
                     t_disk = time.perf_counter() - t0
                 break
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 code = getattr(e, "code", None)
                 if code == 400 and time.monotonic() < deadline:
                     await asyncio.sleep(0.3)
                     continue
                 raise
-        out.update({
-            "complete": state.get("lines", 0) >= n_lines,
-            "time_to_disk": t_disk if state.get("lines", 0) >= n_lines else None,
-            "waited": t_disk, "disk": state, "rss_start": rs.start_rss, "rss_peak": rs.peak,
-        })
+        out.update(
+            {
+                "complete": state.get("lines", 0) >= n_lines,
+                "time_to_disk": t_disk if state.get("lines", 0) >= n_lines else None,
+                "waited": t_disk,
+                "disk": state,
+                "rss_start": rs.start_rss,
+                "rss_peak": rs.peak,
+            }
+        )
     finally:
         try:
             await server.request("DELETE", f"/api/sessions/{session['id']}", timeout=30)

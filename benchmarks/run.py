@@ -1,4 +1,5 @@
 """`python -m benchmarks`: start real servers, measure, print a markdown table, write JSON + PNG."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,10 +14,9 @@ import time
 import traceback
 from pathlib import Path
 
-import psutil
+from ltt_ext.fake_llm import FakeLLM, serve_fake_llm, stop_fake_llm
 
 from . import direct, fanout, headless, report, tutor
-from .fake_llm import FakeLLM
 from .servers import REPO_ROOT, SERVER_KINDS, Server, stop_all
 
 DEFAULT_SERVERS = "upstream,nextgen,ltt"
@@ -26,24 +26,40 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Fan-out / tutor / isolation / headless benchmarks: upstream jupyter-server vs "
-                    "stock nextgen-kernels-api vs ltt-ext, on real servers on 127.0.0.1.")
-    p.add_argument("--servers", default=DEFAULT_SERVERS,
-                   help=f"comma list of {', '.join(['upstream', 'nextgen', 'ltt'])} (default: %(default)s). "
-                        "'ltt' also runs ltt-ext with the tutor off (overhead) and with a local LLM (hint latency).")
-    p.add_argument("--quick", action="store_true",
-                   help="1 run, W=1,10, shorter timeouts, fewer samples (a smoke run: ~3-4 minutes)")
-    p.add_argument("--repeat", type=int, default=None, help="runs per measurement, median reported (default 3)")
+        "stock nextgen-kernels-api vs ltt-ext, on real servers on 127.0.0.1.",
+    )
+    p.add_argument(
+        "--servers",
+        default=DEFAULT_SERVERS,
+        help=f"comma list of {', '.join(['upstream', 'nextgen', 'ltt'])} (default: %(default)s). "
+        "'ltt' also runs ltt-ext with the tutor off (overhead) and with a local LLM (hint latency).",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 run, W=1,10, shorter timeouts, fewer samples (a smoke run: ~3-4 minutes)",
+    )
+    p.add_argument(
+        "--repeat", type=int, default=None, help="runs per measurement, median reported (default 3)"
+    )
     p.add_argument("--W", default=None, help="websocket counts (default 1,10,50; quick: 1,10)")
     p.add_argument("--modes", default="display,stream")
-    p.add_argument("--sections", default="floor,fanout,isolation,headless,tutor",
-                   help="which parts to run (default: all)")
+    p.add_argument(
+        "--sections",
+        default="floor,fanout,isolation,headless,tutor",
+        help="which parts to run (default: all)",
+    )
     p.add_argument("--display-m", type=int, default=2000)
     p.add_argument("--stream-m", type=int, default=20000)
     p.add_argument("--display-timeout", type=float, default=None, help="seconds (default 90; quick 60)")
     p.add_argument("--stream-timeout", type=float, default=None, help="seconds (default 30; quick 20)")
-    p.add_argument("--repeat-budget", type=float, default=30.0,
-                   help="a measurement whose first run took longer than this many seconds (or timed out) "
-                        "is not repeated (default %(default)s): keeps the slow stock-nextgen runs bounded")
+    p.add_argument(
+        "--repeat-budget",
+        type=float,
+        default=30.0,
+        help="a measurement whose first run took longer than this many seconds (or timed out) "
+        "is not repeated (default %(default)s): keeps the slow stock-nextgen runs bounded",
+    )
     p.add_argument("--rtt-n", type=int, default=20)
     p.add_argument("--isolation-w", type=int, default=10)
     p.add_argument("--slow-listener-sleep", type=float, default=1.0)
@@ -53,10 +69,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=str(REPO_ROOT / "benchmarks" / "results"))
     p.add_argument("--plot", default=str(REPO_ROOT / "docs" / "benchmark_fanout.png"))
     p.add_argument("--no-plot", action="store_true")
-    p.add_argument("--total-timeout", type=float, default=1800.0,
-                   help="hard limit for the whole run (s); partial results are still written")
-    p.add_argument("--server-arg", action="append", default=[],
-                   help="extra argument for every server (repeatable)")
+    p.add_argument(
+        "--total-timeout",
+        type=float,
+        default=1800.0,
+        help="hard limit for the whole run (s); partial results are still written",
+    )
+    p.add_argument(
+        "--server-arg", action="append", default=[], help="extra argument for every server (repeatable)"
+    )
     a = p.parse_args(argv)
     a.repeat = a.repeat if a.repeat is not None else (1 if a.quick else 3)
     a.W = [int(x) for x in (a.W or ("1,10" if a.quick else "1,10,50")).split(",")]
@@ -84,8 +105,10 @@ async def with_server(kind: str, args, extra=(), fn=None):
     try:
         log(f"[{kind}] starting server")
         await server.start()
-        log(f"[{kind}] up on port {server.port}: {server.probe['multi_kernel_manager']} / "
-            f"{server.probe['kernel_websocket_connection_class']}")
+        log(
+            f"[{kind}] up on port {server.port}: {server.probe['multi_kernel_manager']} / "
+            f"{server.probe['kernel_websocket_connection_class']}"
+        )
         return await fn(server)
     finally:
         server.stop()
@@ -113,7 +136,7 @@ async def fanout_interleaved(servers: dict, args, modes_of: dict, results: dict)
                 log(f"[{kind}] fan-out W={w} run {rep + 1}/{args.repeat}")
                 try:
                     res = await fanout.fanout_config(server, w, modes, m, timeouts, skip[kind], args.rtt_n)
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     log(f"[{kind}]   FAILED: {e.__class__.__name__}: {e}")
                     out[kind][str(w)].append({"W": w, "error": f"{e.__class__.__name__}: {e}"})
                     for mode in modes:
@@ -124,10 +147,12 @@ async def fanout_interleaved(servers: dict, args, modes_of: dict, results: dict)
                     r = res.get(mode)
                     if r is None:
                         continue
-                    log(f"[{kind}]   {mode}: {r['outcome']}, last idle "
+                    log(
+                        f"[{kind}]   {mode}: {r['outcome']}, last idle "
                         f"{_fmt(r['time_to_last_idle'])} s, {r['idle_clients']}/{w} idle, "
                         f"displays>={r['min_displays']} lines>={r['min_stream_lines']}, "
-                        f"server CPU {r['server_cpu']:.1f} s, other load {r['other_cpu']:.1f} s")
+                        f"server CPU {r['server_cpu']:.1f} s, other load {r['other_cpu']:.1f} s"
+                    )
                     if r["outcome"] == "timeout" or (r["wall"] or 0) > args.repeat_budget:
                         skip[kind].add((mode, w))
                 if "rtt" in res:
@@ -141,27 +166,36 @@ def _fmt(x, scale=1.0):
 
 async def isolation_section(server, args, baseline_runs: list | None) -> dict:
     out = {}
-    kinds = (["control"] if server.kind != "nextgen" else []) + ["stalled-ws"] + (
-        ["slow-listener"] if server.kind != "upstream" else [])
+    kinds = (
+        (["control"] if server.kind != "nextgen" else [])
+        + ["stalled-ws"]
+        + (["slow-listener"] if server.kind != "upstream" else [])
+    )
     base = None
     if baseline_runs:
-        vals = [r["display"]["time_to_last_idle"] for r in baseline_runs
-                if r.get("display") and r["display"]["time_to_last_idle"] is not None]
+        vals = [
+            r["display"]["time_to_last_idle"]
+            for r in baseline_runs
+            if r.get("display") and r["display"]["time_to_last_idle"] is not None
+        ]
         base = statistics.median(vals) if vals else None
     timeout = min(60.0, max(20.0, 1.5 * base + 10)) if base else args.display_timeout
     for kind in kinds:
         runs = []
         for rep in range(args.repeat):
             log(f"[{server.kind}] isolation {kind} W={args.isolation_w} run {rep + 1}")
-            res = await fanout.isolation_config(server, args.isolation_w, args.display_m, timeout, kind,
-                                                args.slow_listener_sleep)
+            res = await fanout.isolation_config(
+                server, args.isolation_w, args.display_m, timeout, kind, args.slow_listener_sleep
+            )
             runs.append(res)
             run = res.get("run")
             if res.get("skipped") or run is None:
                 break
-            log(f"[{server.kind}]   {run['outcome']}, others' last idle {_fmt(run['time_to_last_idle'])} s "
+            log(
+                f"[{server.kind}]   {run['outcome']}, others' last idle {_fmt(run['time_to_last_idle'])} s "
                 f"(paired baseline {_fmt(res['baseline']['time_to_last_idle'])} s), RSS {run['rss_before'] / 2**20:.0f} -> peak "
-                f"{run['rss_peak'] / 2**20:.0f} MiB, stalled: {res.get('stalled_state', '-')}")
+                f"{run['rss_peak'] / 2**20:.0f} MiB, stalled: {res.get('stalled_state', '-')}"
+            )
             if run["outcome"] == "timeout" or (run["wall"] or 0) > args.repeat_budget:
                 break
         out[kind] = {"baseline_time_to_last_idle": base, "runs": runs}
@@ -174,14 +208,16 @@ async def headless_section(server, args) -> dict:
         log(f"[{server.kind}] headless {args.headless_lines} lines run {rep + 1}")
         try:
             r = await headless.headless_run(server, args.headless_lines, timeout=120.0)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             r = {"error": f"{e.__class__.__name__}: {e}"}
             runs.append(r)
             log(f"[{server.kind}]   failed: {r['error']}")
             break
         runs.append(r)
-        log(f"[{server.kind}]   on disk after {_fmt(r.get('time_to_disk'))} s "
-            f"({r['disk'].get('lines')} lines), peak RSS {r['rss_peak'] / 2**20:.0f} MiB")
+        log(
+            f"[{server.kind}]   on disk after {_fmt(r.get('time_to_disk'))} s "
+            f"({r['disk'].get('lines')} lines), peak RSS {r['rss_peak'] / 2**20:.0f} MiB"
+        )
         if not r.get("complete"):
             break
     return {"runs": runs}
@@ -193,15 +229,17 @@ async def start_server(kind: str, args, results: dict) -> Server | None:
     try:
         log(f"[{kind}] starting server")
         await server.start()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         entry["error"] = f"{e.__class__.__name__}: {e}"
         log(f"[{kind}] FAILED to start: {entry['error']}")
         server.stop()
         server.cleanup(keep_logs_in=Path(args.out) / "logs")
         return None
     entry["probe"] = p = server.probe
-    log(f"[{kind}] up on port {server.port}: {p['multi_kernel_manager']} / "
-        f"{p['kernel_websocket_connection_class']}")
+    log(
+        f"[{kind}] up on port {server.port}: {p['multi_kernel_manager']} / "
+        f"{p['kernel_websocket_connection_class']}"
+    )
     if kind.startswith("ltt"):
         if not p.get("extensions", {}).get("ltt_ext", {}).get("enabled"):
             entry["error"] = "ltt_ext did not load (see the server log)"
@@ -210,7 +248,9 @@ async def start_server(kind: str, args, results: dict) -> Server | None:
     if kind == "ltt-notutor":
         entry["tutor_enabled"] = p.get("ltt_tutor_enabled")
         if not p.get("ltt_tutor_has_enabled_trait"):
-            entry["skipped"] = "Tutor.enabled is not a trait of ltt-ext's Tutor yet: cannot switch the tutor off"
+            entry["skipped"] = (
+                "Tutor.enabled is not a trait of ltt-ext's Tutor yet: cannot switch the tutor off"
+            )
         elif p.get("ltt_tutor_enabled"):
             entry["skipped"] = "--Tutor.enabled=False did not switch the tutor off"
     if entry.get("error") or entry.get("skipped"):
@@ -231,10 +271,11 @@ async def per_server_sections(kind: str, server: Server, args, results: dict) ->
             entry["headless"] = await headless_section(server, args)
         if "tutor" in args.sections and kind == "ltt":
             log(f"[{kind}] hint latency, built-in engine")
-            entry["hint_builtin"] = await tutor.hint_latency(server, args.hint_samples,
-                                                             debounce=server_debounce(server))
+            entry["hint_builtin"] = await tutor.hint_latency(
+                server, args.hint_samples, debounce=server_debounce(server)
+            )
             log(f"[{kind}]   median {_fmt(entry['hint_builtin']['median_hint_after_error'], 1000)} ms")
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         entry["error"] = f"{e.__class__.__name__}: {e}"
         entry["traceback"] = traceback.format_exc()
         log(f"[{kind}] FAILED: {entry['error']}")
@@ -249,6 +290,7 @@ def server_debounce(server) -> float:
             return float(a.split("=", 1)[1])
     try:
         from ltt_ext.tutor.service import Tutor
+
         return float(Tutor.class_traits()["proactive_delay"].default_value)
     except Exception:
         return 1.0
@@ -262,43 +304,68 @@ def _kind_extra(kind: str) -> list[str]:
 
 async def run_llm_hint(args, results: dict) -> None:
     entry = results["servers"].setdefault("ltt-llm", {"label": "ltt-ext (tutor on, local streaming LLM)"})
-    llm = FakeLLM(delay=args.llm_delay, token_delay=0.01)
-    llm.start()
-    extra = [f"--Tutor.model=bench", f"--Tutor.base_url={llm.base_url}", "--Tutor.api_key=sk-bench",
-             "--Tutor.max_retries=0", "--Tutor.requests_per_minute=0", "--Tutor.tokens_per_hour=0"]
+    llm = FakeLLM(
+        delay=args.llm_delay,
+        token_delay=0.01,
+        default_reply="Look at the line the arrow points to: what is the value of the divisor there?",
+    )
+    llm_server = await serve_fake_llm(llm)
+    extra = [
+        "--Tutor.model=bench",
+        f"--Tutor.base_url={llm.base_url}",
+        "--Tutor.api_key=sk-bench",
+        "--Tutor.max_retries=0",
+        "--Tutor.requests_per_minute=0",
+        "--Tutor.tokens_per_hour=0",
+    ]
 
     async def body(server):
         entry["probe"] = server.probe
-        log("[ltt-llm] hint latency, local OpenAI-compatible streaming server "
-            f"(delay {args.llm_delay} s)")
-        entry["hint_llm"] = await tutor.hint_latency(server, args.hint_samples + 1, llm=llm,
-                                                     debounce=server_debounce(server))
+        log(f"[ltt-llm] hint latency, local OpenAI-compatible streaming server (delay {args.llm_delay} s)")
+        entry["hint_llm"] = await tutor.hint_latency(
+            server, args.hint_samples + 1, llm=llm, debounce=server_debounce(server)
+        )
         h = entry["hint_llm"]
-        log(f"[ltt-llm]   first token after error {_fmt(h.get('median_first_token_after_error'), 1000)} ms, "
-            f"minus LLM delay {_fmt(h.get('median_first_token_minus_llm_delay'), 1000)} ms")
+        log(
+            f"[ltt-llm]   first token after error {_fmt(h.get('median_first_token_after_error'), 1000)} ms, "
+            f"minus LLM delay {_fmt(h.get('median_first_token_minus_llm_delay'), 1000)} ms"
+        )
 
     try:
         await with_server("ltt", args, extra=extra, fn=body)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         entry["error"] = f"{e.__class__.__name__}: {e}"
         entry["traceback"] = traceback.format_exc()
         log(f"[ltt-llm] FAILED: {entry['error']}")
     finally:
-        await llm.stop()
+        await stop_fake_llm(llm, llm_server)
 
 
 def environment() -> dict:
     versions = {}
-    for mod in ("jupyter_server", "nextgen_kernels_api", "jupyter_server_documents", "ipykernel",
-                "tornado", "pyzmq", "ltt_ext"):
+    for mod in (
+        "jupyter_server",
+        "nextgen_kernels_api",
+        "jupyter_server_documents",
+        "ipykernel",
+        "tornado",
+        "pyzmq",
+        "ltt_ext",
+    ):
         try:
             from importlib.metadata import version
+
             versions[mod] = version(mod.replace("_", "-") if mod != "pyzmq" else "pyzmq")
         except Exception:
             versions[mod] = None
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
-            "load_avg_start": os.getloadavg(), "versions": versions,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "load_avg_start": os.getloadavg(),
+        "versions": versions,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 async def main_async(args, results: dict) -> dict:
@@ -311,13 +378,19 @@ async def main_async(args, results: dict) -> dict:
         log("[direct] kernel floor: jupyter_client straight over ZMQ, no server")
         try:
             results["direct"] = await direct.direct_floor(
-                {"display": args.display_m, "stream": args.stream_m}, args.modes, args.rtt_n,
-                args.repeat, {"display": args.display_timeout, "stream": args.stream_timeout},
-                repeat_budget=args.repeat_budget)
+                {"display": args.display_m, "stream": args.stream_m},
+                args.modes,
+                args.rtt_n,
+                args.repeat,
+                {"display": args.display_timeout, "stream": args.stream_timeout},
+                repeat_budget=args.repeat_budget,
+            )
             d = results["direct"]
-            log(f"[direct]   1+1 {_fmt(d['rtt']['median'], 1000)} ms, " + ", ".join(
-                f"{mode} {_fmt(d[mode]['median_time_to_idle'])} s" for mode in args.modes))
-        except Exception as e:  # noqa: BLE001
+            log(
+                f"[direct]   1+1 {_fmt(d['rtt']['median'], 1000)} ms, "
+                + ", ".join(f"{mode} {_fmt(d[mode]['median_time_to_idle'])} s" for mode in args.modes)
+            )
+        except Exception as e:
             results["direct"] = {"error": f"{e.__class__.__name__}: {e}"}
             log(f"[direct] FAILED: {results['direct']['error']}")
     try:
@@ -354,8 +427,11 @@ def main(argv=None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
-    results = {"args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items()},
-               "env": environment(), "servers": {}}
+    results = {
+        "args": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(args).items()},
+        "env": environment(),
+        "servers": {},
+    }
     t0 = time.monotonic()
     code = 0
     try:
@@ -379,7 +455,7 @@ def main(argv=None) -> int:
         try:
             report.plot(results, Path(args.plot))
             log(f"plot: {args.plot}")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log(f"no plot: {e}")
     log(f"results: {path}")
     return code

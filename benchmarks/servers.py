@@ -1,4 +1,5 @@
 """Start and stop real `jupyter server` subprocesses for the benchmarks (127.0.0.1 only)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,14 +35,22 @@ _COMMON_OFF = {
 SERVER_KINDS: dict[str, tuple[str, dict, list[str]]] = {
     "upstream": (
         "upstream jupyter-server",
-        {"jupyter_server_documents": False, "jupyter_server_fileid": False,
-         "nextgen_kernels_api": False, "ltt_ext": False},
+        {
+            "jupyter_server_documents": False,
+            "jupyter_server_fileid": False,
+            "nextgen_kernels_api": False,
+            "ltt_ext": False,
+        },
         [],
     ),
     "nextgen": (
         "stock nextgen-kernels-api",
-        {"nextgen_kernels_api": True, "jupyter_server_documents": True,
-         "jupyter_server_fileid": True, "ltt_ext": False},
+        {
+            "nextgen_kernels_api": True,
+            "jupyter_server_documents": True,
+            "jupyter_server_fileid": True,
+            "ltt_ext": False,
+        },
         [],
     ),
     "ltt": (
@@ -56,7 +65,7 @@ SERVER_KINDS: dict[str, tuple[str, dict, list[str]]] = {
     ),
 }
 
-_LIVE: dict[int, "Server"] = {}
+_LIVE: dict[int, Server] = {}
 
 
 def free_port() -> int:
@@ -121,11 +130,17 @@ class Server:
         jpexts = dict(_COMMON_OFF)
         jpexts.update(exts)
         args = [
-            sys.executable, "-m", "jupyter_server", "--no-browser",
-            f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-            "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
-            "--ServerApp.iopub_msg_rate_limit=0", "--ServerApp.iopub_data_rate_limit=0",
+            "--ServerApp.iopub_msg_rate_limit=0",
+            "--ServerApp.iopub_data_rate_limit=0",
             f"--BaseFileIdManager.db_path={self.tmp / 'fileid.db'}",
             *(f"--ServerApp.jpserver_extensions={name}={enabled}" for name, enabled in jpexts.items()),
             f"--ServerApp.log_level={self.log_level}",
@@ -144,9 +159,14 @@ class Server:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"ltt-bench-{self.kind}-"))
         self.root.mkdir()
         env = dict(os.environ)
-        for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                         ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
-                         ("XDG_CONFIG_HOME", "xdg-config"), ("XDG_CACHE_HOME", "xdg-cache")):
+        for var, sub in (
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTER_DATA_DIR", "data"),
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+            ("IPYTHONDIR", "ipython"),
+            ("XDG_CONFIG_HOME", "xdg-config"),
+            ("XDG_CACHE_HOME", "xdg-cache"),
+        ):
             (self.tmp / sub).mkdir()
             env[var] = str(self.tmp / sub)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
@@ -155,24 +175,32 @@ class Server:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.tmp, env=env,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.tmp,
+            env=env,
+            start_new_session=True,
+        )
         log.close()
         _LIVE[self.proc.pid] = self
         self.ps = psutil.Process(self.proc.pid)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} server exited ({self.proc.returncode}); "
-                                   f"log:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.kind} server exited ({self.proc.returncode}); log:\n{self.log_tail()}"
+                )
             try:
                 await self.request("GET", "/api/status", timeout=2)
                 break
-            except Exception:
+            except Exception as e:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.kind} server not up after {timeout}s; "
-                                       f"log:\n{self.log_tail()}")
+                    raise RuntimeError(
+                        f"{self.kind} server not up after {timeout}s; log:\n{self.log_tail()}"
+                    ) from e
                 await asyncio.sleep(0.25)
         self.probe = await self.request("GET", "/bench/probe", timeout=10)
 
@@ -188,13 +216,16 @@ class Server:
         except OSError:
             return ""
 
-    async def request(self, method: str, path: str, body=None, timeout: float = 30.0,
-                      raw: bool = False):
-        req = HTTPRequest(self.base + path, method=method, headers=self.headers(),
-                          body=None if body is None else (body if isinstance(body, (bytes, str))
-                                                          else json.dumps(body)),
-                          request_timeout=timeout, connect_timeout=timeout,
-                          allow_nonstandard_methods=True)
+    async def request(self, method: str, path: str, body=None, timeout: float = 30.0, raw: bool = False):
+        req = HTTPRequest(
+            self.base + path,
+            method=method,
+            headers=self.headers(),
+            body=None if body is None else (body if isinstance(body, (bytes, str)) else json.dumps(body)),
+            request_timeout=timeout,
+            connect_timeout=timeout,
+            allow_nonstandard_methods=True,
+        )
         resp = await AsyncHTTPClient().fetch(req)
         if raw:
             return resp

@@ -35,6 +35,11 @@ module.exports = {
     '!src/**/.ipynb_checkpoints/*'
   ],
   coverageReporters: ['lcov', 'text'],
+  // Floors the current tests meet (`jlpm test` fails below them); the chat model's own is higher.
+  coverageThreshold: {
+    global: { lines: 50, statements: 49, branches: 43, functions: 43 },
+    './src/model.ts': { lines: 85, branches: 80 }
+  },
   reporters: ['default'],
   testRegex: 'src/.*/.*.spec.ts[x]?$',
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]

@@ -230,6 +230,9 @@ class LttExtApp(ExtensionApp):
                 DOCUMENTS_EXTENSION, _dotted(type(rooms)) if rooms is not None else "nothing",
             )
 
+        from .workspace import ServerWorkspace
+
+        self.workspace = ServerWorkspace(self.serverapp)
         self.tutor = self._make_tutor()
         self.settings["ltt_writer"] = self.writer
         self.settings["ltt_tutor"] = self.tutor
@@ -240,9 +243,7 @@ class LttExtApp(ExtensionApp):
                 self.kernel_hub.register_consumer(self.tutor)
 
     def _make_tutor(self):
-        from .workspace import ServerWorkspace
-
-        return self.tutor_class(parent=self, workspace=ServerWorkspace(self.serverapp))
+        return self.tutor_class(parent=self, workspace=self.workspace)
 
     def initialize_handlers(self):
         from .documents.stdin import replace_documents_execute_handler
@@ -272,19 +273,13 @@ class LttExtApp(ExtensionApp):
     async def _resolve_rooms(self, kernel_id: str) -> None:
         """Connect the room of every notebook session on ``kernel_id`` (rooms are freed when
         idle with no browser; a websocket execution then brings its notebook's room back)."""
-        import os
-
         rooms = self.settings.get("yroom_manager")
         fileids = self.settings.get("file_id_manager")
         if rooms is None or fileids is None:
             return
         km = self.serverapp.kernel_manager.get_kernel(kernel_id)
-        for session in await self.serverapp.session_manager.list_sessions():
-            if session.get("type") != "notebook" or session["kernel"]["id"] != kernel_id:
-                continue
-            path = session["path"]
-            if not await ensure_async(self.serverapp.contents_manager.file_exists(path)):
-                path = os.path.join(os.path.dirname(path), session.get("name") or "")
+        # The same kernel -> notebooks lookup the tutor uses (ltt_ext.workspace).
+        for path in await self.workspace.kernel_paths(kernel_id):
             file_id = fileids.index(path)
             room = rooms.get_room(f"json:notebook:{file_id}") if file_id else None
             if room is not None and room not in self.writer.rooms_of(kernel_id):

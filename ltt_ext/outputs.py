@@ -13,28 +13,42 @@ from typing import Any
 
 OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error", "update_display_data")
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# CSI sequences (colours, cursor moves) and OSC sequences (titles, links), as tracebacks carry them.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 
 
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
+def strip_ansi(text: str | None) -> str:
+    return _ANSI.sub("", text or "")
 
 
 def to_output(msg_type: str, content: dict[str, Any]) -> dict[str, Any] | None:
     """The nbformat output for one IOPub message, or None if it is not an output."""
     if msg_type == "stream":
-        return {"output_type": "stream", "name": content.get("name", "stdout"),
-                "text": content.get("text", "")}
+        return {
+            "output_type": "stream",
+            "name": content.get("name", "stdout"),
+            "text": content.get("text", ""),
+        }
     if msg_type in ("display_data", "update_display_data"):
-        return {"output_type": "display_data", "data": content.get("data", {}),
-                "metadata": content.get("metadata", {})}
+        return {
+            "output_type": "display_data",
+            "data": content.get("data", {}),
+            "metadata": content.get("metadata", {}),
+        }
     if msg_type == "execute_result":
-        return {"output_type": "execute_result", "data": content.get("data", {}),
-                "metadata": content.get("metadata", {}),
-                "execution_count": content.get("execution_count")}
+        return {
+            "output_type": "execute_result",
+            "data": content.get("data", {}),
+            "metadata": content.get("metadata", {}),
+            "execution_count": content.get("execution_count"),
+        }
     if msg_type == "error":
-        return {"output_type": "error", "ename": content.get("ename", ""),
-                "evalue": content.get("evalue", ""), "traceback": content.get("traceback", [])}
+        return {
+            "output_type": "error",
+            "ename": content.get("ename", ""),
+            "evalue": content.get("evalue", ""),
+            "traceback": content.get("traceback", []),
+        }
     return None
 
 
@@ -62,14 +76,19 @@ class OutputList:
             return
         display_id = (content.get("transient") or {}).get("display_id")
         if msg_type == "update_display_data":
-            for index in self._display_index.get(display_id, []):
+            # only truthy display ids are indexed (below)
+            for index in self._display_index.get(display_id or "", []):
                 self.outputs[index] = output
             return
         if self._clear_pending:
             self.clear()
         last = self.outputs[-1] if self.outputs else None
-        if (output["output_type"] == "stream" and last is not None
-                and last["output_type"] == "stream" and last["name"] == output["name"]):
+        if (
+            output["output_type"] == "stream"
+            and last is not None
+            and last["output_type"] == "stream"
+            and last["name"] == output["name"]
+        ):
             last["text"] += output["text"]
             return
         self.outputs.append(output)

@@ -151,7 +151,9 @@ class Store:
             raise  # our bugs, not the database's state
         except (sqlite3.DatabaseError, OSError) as e:
             # "database is locked", "unable to open database file", "file is not a database", a disk error...
-            raise StoreUnavailable(f"The tutor's history store is unavailable ({e}); try again shortly.") from e
+            raise StoreUnavailable(
+                f"The tutor's history store is unavailable ({e}); try again shortly."
+            ) from e
         except RuntimeError as e:  # the executor was shut down under us
             raise StoreUnavailable("The tutor's history store is closed.") from e
 
@@ -241,7 +243,9 @@ class Store:
     async def mark_interrupted(self, status: str = "stopped") -> int:
         """Close messages left ``streaming`` by a server that died mid-answer."""
         return await self._call(
-            self._count, "UPDATE messages SET status=?, updated=? WHERE status='streaming'", (status, time.time())
+            self._count,
+            "UPDATE messages SET status=?, updated=? WHERE status='streaming'",
+            (status, time.time()),
         )
 
     async def adopt(self, path: str, file_id: str) -> int:
@@ -249,20 +253,27 @@ class Store:
 
         def adopt() -> int:
             # read first: an UPDATE would take the write lock even when nothing needs migrating
-            if self._exec("SELECT 1 FROM messages WHERE path=? AND file_id IS NULL LIMIT 1", (path,)).fetchone():
-                return self._exec("UPDATE messages SET file_id=? WHERE path=? AND file_id IS NULL",
-                                  (file_id, path)).rowcount
+            if self._exec(
+                "SELECT 1 FROM messages WHERE path=? AND file_id IS NULL LIMIT 1", (path,)
+            ).fetchone():
+                return self._exec(
+                    "UPDATE messages SET file_id=? WHERE path=? AND file_id IS NULL", (file_id, path)
+                ).rowcount
             return 0
 
         return await self._call(adopt)
 
-    async def record_usage(self, learner: str, requests: int = 0, tokens: int = 0, at: float | None = None) -> None:
+    async def record_usage(
+        self, learner: str, requests: int = 0, tokens: int = 0, at: float | None = None
+    ) -> None:
         """One LLM request and/or tokens spent by ``learner`` (budgets are computed from these rows)."""
         at = time.time() if at is None else at
 
         def record() -> None:
-            self._exec("INSERT INTO usage (learner, at, requests, tokens) VALUES (?,?,?,?)",
-                       (learner, at, requests, tokens))
+            self._exec(
+                "INSERT INTO usage (learner, at, requests, tokens) VALUES (?,?,?,?)",
+                (learner, at, requests, tokens),
+            )
             self._exec("DELETE FROM usage WHERE at < ?", (at - USAGE_WINDOW,))
 
         await self._call(record)
@@ -271,8 +282,10 @@ class Store:
     async def usage_since(self, learner: str, since: float) -> list[tuple[float, int, int]]:
         """``(at, requests, tokens)`` rows of ``learner`` after ``since``, oldest first."""
         rows = await self._call(
-            self._rows, "SELECT at, requests, tokens FROM usage WHERE learner=? AND at>? ORDER BY at",
-            (learner, since))
+            self._rows,
+            "SELECT at, requests, tokens FROM usage WHERE learner=? AND at>? ORDER BY at",
+            (learner, since),
+        )
         return [tuple(r) for r in rows]
 
     async def get(self, msg_id: str) -> Message | None:
@@ -283,13 +296,17 @@ class Store:
         """Messages of a notebook, oldest first: the newest ``limit`` of them, or with ``since``, those
         updated after it (exclusive), oldest first so a client paging with ``since`` misses nothing."""
         if since is None:
-            rows = await self._select("WHERE file_id=? ORDER BY created DESC, rowid DESC LIMIT ?", (file_id, limit))
+            rows = await self._select(
+                "WHERE file_id=? ORDER BY created DESC, rowid DESC LIMIT ?", (file_id, limit)
+            )
             return rows[::-1]
         return await self._select(
             "WHERE file_id=? AND updated>? ORDER BY updated, rowid LIMIT ?", (file_id, since, limit)
         )
 
-    async def latest(self, file_id: str, kind: str | None = None, cell_id: str | None = None) -> Message | None:
+    async def latest(
+        self, file_id: str, kind: str | None = None, cell_id: str | None = None
+    ) -> Message | None:
         q, args = "WHERE file_id=?", [file_id]
         if kind:
             q, args = q + " AND kind=?", args + [kind]
@@ -312,6 +329,6 @@ class Store:
 
     @staticmethod
     def _message(row) -> Message:
-        d = dict(zip(_COLUMNS, row))
+        d = dict(zip(_COLUMNS, row, strict=True))
         d["extra"] = json.loads(d["extra"] or "{}")
         return Message(**d)

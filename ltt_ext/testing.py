@@ -24,7 +24,7 @@ V1 = "v1.kernel.websocket.jupyter.org"
 class KernelWS:
     """A v1 kernel websocket client, like JupyterLab's: it sends, and records what it reads."""
 
-    def __init__(self, conn):
+    def __init__(self, conn) -> None:
         self.conn = conn
         self.session = Session()
         self.messages: list[tuple[str, dict]] = []
@@ -56,13 +56,23 @@ class KernelWS:
         return msg["header"]["msg_id"]
 
     def execute(self, code: str, cell_id: str | None = None) -> str:
-        content = {"code": code, "silent": False, "store_history": True,
-                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
         return self.send("shell", "execute_request", content, {"cellId": cell_id} if cell_id else {})
 
     def replies_to(self, msg_id: str, msg_type: str | None = None) -> list[dict]:
-        return [m for _, m in self.messages if m["parent_header"].get("msg_id") == msg_id
-                and (msg_type is None or m["header"]["msg_type"] == msg_type)]
+        return [
+            m
+            for _, m in self.messages
+            if m["parent_header"].get("msg_id") == msg_id
+            and (msg_type is None or m["header"]["msg_type"] == msg_type)
+        ]
 
     async def wait_for(self, predicate, timeout: float = 60.0):
         deadline = time.monotonic() + timeout
@@ -84,9 +94,11 @@ class KernelWS:
 
     async def wait_idle(self, msg_id: str, timeout: float = 60.0) -> dict:
         _, msg = await self.wait_for(
-            lambda ch, m: m["header"]["msg_type"] == "status"
-            and m["parent_header"].get("msg_id") == msg_id
-            and m["content"]["execution_state"] == "idle",
+            lambda ch, m: (
+                m["header"]["msg_type"] == "status"
+                and m["parent_header"].get("msg_id") == msg_id
+                and m["content"]["execution_state"] == "idle"
+            ),
             timeout,
         )
         return msg

@@ -24,7 +24,7 @@ def normalize_path(path: str) -> str:
     p = path.strip().replace("\\", "/")
     if not p:
         raise ValueError("path is empty")
-    if p.startswith("/") or p.startswith("~") or (len(p) > 1 and p[1] == ":") or "\x00" in p:
+    if p.startswith(("/", "~")) or (len(p) > 1 and p[1] == ":") or "\x00" in p:
         raise ValueError("path must be relative to the server root")
     if any(part == ".." for part in p.split("/")):
         raise ValueError("path must not leave the server root")
@@ -116,7 +116,10 @@ class ServerWorkspace:
         except Exception:
             return None
         nb = model.get("content") or {}
-        return [Cell(c.get("id"), c.get("cell_type", "code"), source_text(c.get("source"))) for c in nb.get("cells", [])]
+        return [
+            Cell(c.get("id"), c.get("cell_type", "code"), source_text(c.get("source")))
+            for c in nb.get("cells", [])
+        ]
 
     async def read_text(self, path: str) -> str | None:
         """A text file's content, or None (instructor notes: server-side only)."""

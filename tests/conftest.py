@@ -33,8 +33,14 @@ def kernel_ws(jp_ws_fetch):
     opened: list[KernelWS] = []
 
     async def _open(kernel_id: str) -> KernelWS:
-        conn = await jp_ws_fetch("api", "kernels", kernel_id, "channels",
-                                 params={"session_id": uuid.uuid4().hex}, subprotocols=[V1])
+        conn = await jp_ws_fetch(
+            "api",
+            "kernels",
+            kernel_id,
+            "channels",
+            params={"session_id": uuid.uuid4().hex},
+            subprotocols=[V1],
+        )
         ws = KernelWS(conn)
         opened.append(ws)
         return ws
@@ -64,8 +70,12 @@ def notebook_session(jp_fetch, jp_serverapp):
     """Open a notebook session the way JupyterLab does; returns (session model, room)."""
 
     async def _open(path: str, kernel_id: str | None = None):
-        body = {"path": path, "name": path.rsplit("/", 1)[-1], "type": "notebook",
-                "kernel": {"id": kernel_id} if kernel_id else {"name": "python3"}}
+        body = {
+            "path": path,
+            "name": path.rsplit("/", 1)[-1],
+            "type": "notebook",
+            "kernel": {"id": kernel_id} if kernel_id else {"name": "python3"},
+        }
         r = await jp_fetch("api", "sessions", method="POST", body=json.dumps(body))
         session = json.loads(r.body)
         kid = session["kernel"]["id"]
@@ -83,15 +93,27 @@ def notebook_session(jp_fetch, jp_serverapp):
 @pytest.fixture
 def server_subprocess(tmp_path):
     """`jupyter server` as users run it (ltt_ext enabled by its installed config file)."""
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTER_DATA_DIR": str(tmp_path / "data"), "PYTHONWARNINGS": "default"}
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONWARNINGS": "default",
+    }
     port, token = free_port(), "secret-token"
     root = tmp_path / "root"
     root.mkdir()
-    args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}",
-            "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            f"--BaseFileIdManager.db_path={tmp_path / 'fileid.db'}",
-            f"--Tutor.db_path={tmp_path / 'tutor.db'}"]
+    args = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--BaseFileIdManager.db_path={tmp_path / 'fileid.db'}",
+        f"--Tutor.db_path={tmp_path / 'tutor.db'}",
+    ]
     if os.geteuid() == 0:
         args.append("--allow-root")
     log = open(tmp_path / "server.log", "w+")
@@ -102,11 +124,11 @@ def server_subprocess(tmp_path):
         try:
             urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
             break
-        except OSError:
+        except OSError as e:
             if proc.poll() is not None or time.monotonic() > deadline:
                 stop_process(proc)
                 log.seek(0)
-                raise RuntimeError(f"server did not start:\n{log.read()}")
+                raise RuntimeError(f"server did not start:\n{log.read()}") from e
             time.sleep(0.2)
     yield proc, base, token, log
     stop_process(proc)

@@ -32,8 +32,9 @@ async def test_delete_and_repoint_sessions_without_a_room(jp_fetch, jp_root_dir,
     # Before: LookupError("No room found for session ...") from jupyter-server-documents: 500.
     r = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
     other = json.loads(r.body)["id"]
-    r = await jp_fetch("api", "sessions", session["id"], method="PATCH",
-                       body=json.dumps({"kernel": {"id": other}}))
+    r = await jp_fetch(
+        "api", "sessions", session["id"], method="PATCH", body=json.dumps({"kernel": {"id": other}})
+    )
     assert r.code == 200 and json.loads(r.body)["kernel"]["id"] == other
     r = await jp_fetch("api", "sessions", session["id"], method="DELETE")
     assert r.code == 204

@@ -10,20 +10,48 @@ from ltt_ext.store import Message, Store, StoreUnavailable
 
 async def test_roundtrip_and_private_fields(tmp_path):
     s = Store(str(tmp_path / "t.db"))
-    m = await s.add(Message("a.ipynb", "tutor", "hint", text="hi", level=2, engine="builtin", user="u",
-                            extra={"k": 1}, file_id="f1"))
+    m = await s.add(
+        Message(
+            "a.ipynb",
+            "tutor",
+            "hint",
+            text="hi",
+            level=2,
+            engine="builtin",
+            user="u",
+            extra={"k": 1},
+            file_id="f1",
+        )
+    )
     got = await s.get(m.id)
     assert got == m
     assert "user" not in got.to_json() and "extra" not in got.to_json() and "file_id" not in got.to_json()
-    assert set(got.to_json()) == {"id", "path", "role", "kind", "text", "cell_id", "kernel_id", "level", "engine",
-                                  "model", "status", "prompt_tokens", "completion_tokens", "created", "updated"}
+    assert set(got.to_json()) == {
+        "id",
+        "path",
+        "role",
+        "kind",
+        "text",
+        "cell_id",
+        "kernel_id",
+        "level",
+        "engine",
+        "model",
+        "status",
+        "prompt_tokens",
+        "completion_tokens",
+        "created",
+        "updated",
+    }
     await s.close()
 
 
 async def test_history_order_since_and_update(tmp_path):
     s = Store(str(tmp_path / "t.db"))
     a = await s.add(Message("a.ipynb", "learner", "question", text="1", created=100.0, file_id="fa"))
-    b = await s.add(Message("a.ipynb", "tutor", "answer", text="", status="streaming", created=101.0, file_id="fa"))
+    b = await s.add(
+        Message("a.ipynb", "tutor", "answer", text="", status="streaming", created=101.0, file_id="fa")
+    )
     await s.add(Message("b.ipynb", "learner", "question", text="other", created=102.0, file_id="fb"))
     assert [m.id for m in await s.history("fa")] == [a.id, b.id]
     b.text, b.status = "done text", "done"
@@ -122,10 +150,13 @@ async def test_a_locked_database_raises_store_unavailable_without_blocking(tmp_p
         await s.get("m-x")
 
 
-@pytest.mark.parametrize("name,content", [
-    ("a-file/t.db", None),  # its folder is a file
-    ("junk.db", b"not a database, but a text file" * 100),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("a-file/t.db", None),  # its folder is a file
+        ("junk.db", b"not a database, but a text file" * 100),
+    ],
+)
 async def test_an_unusable_database_is_store_unavailable(tmp_path, name, content):
     (tmp_path / "a-file").write_text("")
     if content is not None:

@@ -17,7 +17,7 @@ import { Message } from '@lumino/messaging';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { TRANSLATION_DOMAIN } from './model';
+import { TRANSLATION_DOMAIN } from './i18n';
 
 export const ERROR_MIME = 'application/vnd.jupyter.error';
 const STDERR_MIME = 'application/vnd.jupyter.stderr';

@@ -22,7 +22,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 
 import { TutorApiError, TutorClient } from './api';
 import { createErrorRendererFactory, TutorAvailability } from './errors';
-import { TRANSLATION_DOMAIN } from './model';
+import { TRANSLATION_DOMAIN } from './i18n';
 import { PANEL_ID, TutorSidebar } from './panel';
 import { TutorPreferences } from './settings';
 import { stdinPlugin } from './stdin';

@@ -28,6 +28,7 @@ import {
   TutorApiError,
   TutorClient
 } from './api';
+import { TRANSLATION_DOMAIN } from './i18n';
 
 declare module '@jupyter/chat' {
   interface IMessageMetadata {
@@ -38,8 +39,7 @@ declare module '@jupyter/chat' {
   }
 }
 
-/** The translation domain of ltt-ext's strings (its Python package). */
-export const TRANSLATION_DOMAIN = 'ltt_ext';
+export { TRANSLATION_DOMAIN };
 
 /** The three senders of a conversation. */
 export interface IChatUsers {

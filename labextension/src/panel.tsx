@@ -388,7 +388,11 @@ export class TutorSidebar extends Panel {
     this.preferences.changed.connect(this._onPreferences, this);
     // LLM text: rendered with nothing loaded from other origins (see sanitizer.ts).
     this._rendermime = options.rendermime.clone({
-      sanitizer: new LocalOnlySanitizer(options.rendermime.sanitizer)
+      sanitizer: new LocalOnlySanitizer(
+        options.rendermime.sanitizer,
+        options.client.settings.baseUrl,
+        trans
+      )
     });
     this._themeManager = options.themeManager ?? null;
     this._preambles = new MessagePreambleRegistry();

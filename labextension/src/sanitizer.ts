@@ -24,8 +24,11 @@
  * nothing in it loads) before the renderer puts the HTML into the live page, which is the
  * moment a browser starts fetching.
  */
-import { PageConfig } from '@jupyterlab/coreutils';
 import { IRenderMime } from '@jupyterlab/rendermime';
+import { ServerConnection } from '@jupyterlab/services';
+import { nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+
+import { TRANSLATION_DOMAIN } from './i18n';
 
 /** Elements that fetch on their own: shown as text when any of their URLs is remote. */
 const LOADING_ELEMENTS = new Set([
@@ -85,11 +88,17 @@ export class LocalOnlySanitizer implements IRenderMime.ISanitizer {
   /**
    * @param _inner - JupyterLab's sanitizer, run first.
    * @param _scope - URLs under this one are this server's (default: the server's base URL).
+   * @param trans - the words of what replaces remote content.
    */
   constructor(
     private readonly _inner: IRenderMime.ISanitizer,
-    private readonly _scope: string = PageConfig.getBaseUrl()
-  ) {}
+    private readonly _scope: string = ServerConnection.makeSettings().baseUrl,
+    trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
+  ) {
+    this._trans = trans;
+  }
+
+  private readonly _trans: TranslationBundle;
 
   get allowNamedProperties(): boolean | undefined {
     return this._inner.allowNamedProperties;
@@ -104,12 +113,20 @@ export class LocalOnlySanitizer implements IRenderMime.ISanitizer {
   }
 
   sanitize(dirty: string, options?: IRenderMime.ISanitizerOptions): string {
-    return keepLocalContent(this._inner.sanitize(dirty, options), this._scope);
+    return keepLocalContent(
+      this._inner.sanitize(dirty, options),
+      this._scope,
+      this._trans
+    );
   }
 }
 
 /** `html` with everything that would load from outside `scope` turned into text. */
-export function keepLocalContent(html: string, scope: string): string {
+export function keepLocalContent(
+  html: string,
+  scope: string,
+  trans: TranslationBundle = nullTranslator.load(TRANSLATION_DOMAIN)
+): string {
   const doc = new DOMParser().parseFromString(
     `<!DOCTYPE html><html><body>${html}</body></html>`,
     'text/html'
@@ -134,7 +151,7 @@ export function keepLocalContent(html: string, scope: string): string {
     }
     const remote = urls.find(url => !isLocal(url));
     if (remote !== undefined) {
-      el.replaceWith(blockedText(doc, el, remote));
+      el.replaceWith(blockedText(doc, el, remote, trans));
     }
   }
   // Deepest first, so that replacing an element never skips one inside it.
@@ -142,13 +159,13 @@ export function keepLocalContent(html: string, scope: string): string {
     const tag = el.localName;
     const remote = remoteUrls(el).filter(url => !isLocal(url));
     if (LOADING_ELEMENTS.has(tag) && remote.length) {
-      el.replaceWith(blockedText(doc, el, remote[0]));
+      el.replaceWith(blockedText(doc, el, remote[0], trans));
       continue;
     }
     if ((tag === 'a' || tag === 'area') && el.hasAttribute('href')) {
       const href = el.getAttribute('href') ?? '';
       if (!href.startsWith('#') && !isLocal(href)) {
-        el.replaceWith(linkText(doc, el, href));
+        el.replaceWith(linkText(doc, el, href, trans));
         continue;
       }
     }
@@ -222,36 +239,61 @@ export function isLocalUrl(
   }
 }
 
-const KIND_OF: Record<string, string> = {
-  img: 'image',
-  image: 'image',
-  picture: 'image',
-  input: 'image',
-  video: 'video',
-  audio: 'audio',
-  source: 'media',
-  track: 'media'
-};
+/** What a blocked element is, in words. */
+function kindOf(el: Element, trans: TranslationBundle): string {
+  switch (el.localName) {
+    case 'img':
+    case 'image':
+    case 'picture':
+    case 'input':
+      return trans.__('image');
+    case 'video':
+      return trans.__('video');
+    case 'audio':
+      return trans.__('audio');
+    case 'source':
+    case 'track':
+      return trans.__('media');
+    default:
+      return trans.__('embedded content');
+  }
+}
 
-function blockedText(doc: Document, el: Element, url: string): HTMLElement {
+function blockedText(
+  doc: Document,
+  el: Element,
+  url: string,
+  trans: TranslationBundle
+): HTMLElement {
   const label =
     el.getAttribute('alt') ||
     el.getAttribute('title') ||
     el.textContent?.trim() ||
     '';
-  const kind = KIND_OF[el.localName] ?? 'embedded content';
+  const kind = kindOf(el, trans);
   const span = doc.createElement('span');
   span.className = 'ltt-BlockedContent';
-  span.title = `Not loaded: the tutor shows no ${kind} from other sites.`;
-  span.textContent = `[${kind}${label ? `: ${label}` : ''} — not loaded from ${url}]`;
+  span.title = trans.__(
+    'Not loaded: the tutor shows no %1 from other sites.',
+    kind
+  );
+  span.textContent = label
+    ? trans.__('[%1: %2 — not loaded from %3]', kind, label, url)
+    : trans.__('[%1 — not loaded from %2]', kind, url);
   return span;
 }
 
-function linkText(doc: Document, el: Element, href: string): HTMLElement {
+function linkText(
+  doc: Document,
+  el: Element,
+  href: string,
+  trans: TranslationBundle
+): HTMLElement {
   const span = doc.createElement('span');
   span.className = 'ltt-RemoteLink';
-  span.title = 'A link to another site: copy it if you trust it.';
+  span.title = trans.__('A link to another site: copy it if you trust it.');
   const text = el.textContent?.trim() ?? '';
-  span.textContent = !text || text === href ? href : `${text} (${href})`;
+  span.textContent =
+    !text || text === href ? href : trans.__('%1 (%2)', text, href);
   return span;
 }

@@ -33,8 +33,7 @@ class SharedClientNotebookRoom(YNotebookRoom):
     def writer(self) -> NotebookWriter | None:
         return getattr(self.parent, "writer", None)
 
-    async def execute_cells(self, cells, clear_outputs=False, request_id=None,
-                            previous_request_id=None):
+    async def execute_cells(self, cells, clear_outputs=False, request_id=None, previous_request_id=None):
         # Remember who asked, so that the run can prompt them (see .stdin).
         client_id = requesting_client.get()
         if client_id is not None and isinstance(cells, list):
@@ -43,9 +42,9 @@ class SharedClientNotebookRoom(YNotebookRoom):
                 cell_id = entry.get("cell_id") if isinstance(entry, dict) else entry
                 if isinstance(cell_id, str):
                     stdin_clients[cell_id] = client_id
-        return await super().execute_cells(cells, clear_outputs=clear_outputs,
-                                           request_id=request_id,
-                                           previous_request_id=previous_request_id)
+        return await super().execute_cells(
+            cells, clear_outputs=clear_outputs, request_id=request_id, previous_request_id=previous_request_id
+        )
 
     def _stdin_origin(self, cell_id: str):
         client_id = self.__dict__.get("_stdin_clients", {}).pop(cell_id, None)
@@ -66,6 +65,7 @@ class SharedClientNotebookRoom(YNotebookRoom):
         self._kernel_client = kernel_manager.kernel_client
         self.output_processor = None
         self._shell_confirmed = False
+        assert self.writer is not None  # _shared() checked it
         self.writer.attach_room(kernel_manager.kernel_id, self)
 
     async def _fetch_kernel_info(self) -> None:
@@ -76,6 +76,7 @@ class SharedClientNotebookRoom(YNotebookRoom):
     async def disconnect_kernel(self) -> None:
         km = self._kernel_manager
         if km is not None and self._shared(km):
+            assert self.writer is not None  # _shared() checked it
             self.writer.detach_room(km.kernel_id, self)
             # Not ours to stop: the shared client belongs to the kernel.
             self._kernel_client = None
@@ -88,8 +89,11 @@ class SharedClientNotebookRoom(YNotebookRoom):
         self._running += 1
         try:
             await execute(
-                self._kernel_manager, str(ycell.get("source", "")), timeout=None,
-                cell_id=item.cell_id, stdin_origin=self._stdin_origin(item.cell_id),
+                self._kernel_manager,
+                str(ycell.get("source", "")),
+                timeout=None,
+                cell_id=item.cell_id,
+                stdin_origin=self._stdin_origin(item.cell_id),
             )
         except Exception as e:
             self.log.error("Cell %s execution failed: %s", item.cell_id, e)

@@ -54,7 +54,7 @@ class _DisplayTarget(t.NamedTuple):
     room: t.Any
     cell_id: str
     ycell: Map
-    index: int
+    output_index: int  # not `index`: that would shadow tuple.index
 
 
 class DisplayIndex:
@@ -99,7 +99,7 @@ class DisplayIndex:
 class KernelNotebookWriter:
     """The listener for one kernel: routes tagged messages into the right cell."""
 
-    def __init__(self, owner: "NotebookWriter", kernel_id: str):
+    def __init__(self, owner: NotebookWriter, kernel_id: str):
         self.owner = owner
         self.kernel_id = kernel_id
         self.rooms: list[YNotebookRoom] = []
@@ -140,7 +140,8 @@ class KernelNotebookWriter:
             # A console (its runs carry cell ids too) or a kernel no notebook uses: not an error.
             self.owner.log.debug(
                 "No notebook session uses kernel %s: %d outputs are not a notebook's.",
-                self.kernel_id, len(self._pending),
+                self.kernel_id,
+                len(self._pending),
             )
             for msg in self._pending:
                 self._roomless[msg.parent_msg_id] = None
@@ -157,11 +158,14 @@ class KernelNotebookWriter:
         key = msg.parent_msg_id
         if key in self.runs:
             return self.runs[key]
+        cell_id = msg.cell_id
+        if cell_id is None:  # untagged messages reach _apply only as display updates, handled there
+            return None
         run = None
         for room in self.rooms:
-            ycell = self.owner.find_cell(room, msg.cell_id)
+            ycell = self.owner.find_cell(room, cell_id)
             if ycell is not None:
-                run = _CellRun(room, ycell, msg.cell_id)
+                run = _CellRun(room, ycell, cell_id)
                 break
         if len(self.runs) > 256:  # finished runs are only looked up again by stragglers
             self.runs.pop(next(iter(self.runs)))
@@ -214,13 +218,18 @@ class KernelNotebookWriter:
         for target in self.displays.targets(display_id):
             try:
                 youtputs = target.ycell["outputs"]
-                if target.index >= len(youtputs):
+                if target.output_index >= len(youtputs):
                     continue
-                old = youtputs[target.index]
-                if not isinstance(old, Map) or old.get("output_type") not in ("display_data", "execute_result"):
+                old = youtputs[target.output_index]
+                if not isinstance(old, Map) or old.get("output_type") not in (
+                    "display_data",
+                    "execute_result",
+                ):
                     continue
-                new = {**old.to_py(), "data": output["data"], "metadata": output["metadata"]}
-                youtputs[target.index] = Map(new)  # replaced, as JupyterLab's model replaces it
+                old_output = old.to_py()
+                assert old_output is not None  # read from the document: an integrated map
+                new = {**old_output, "data": output["data"], "metadata": output["metadata"]}
+                youtputs[target.output_index] = Map(new)  # replaced, as JupyterLab's model replaces it
             except Exception:  # the cell was deleted meanwhile
                 self.owner.log.debug("Display %s: output gone in cell %s", display_id, target.cell_id)
 
@@ -237,8 +246,12 @@ class KernelNotebookWriter:
         if output["output_type"] == "stream":
             last = youtputs[len(youtputs) - 1] if len(youtputs) else None
             text = last.get("text") if isinstance(last, Map) else None
-            if (isinstance(text, Text) and last.get("output_type") == "stream"
-                    and last.get("name") == output["name"]):
+            if (
+                isinstance(last, Map)
+                and isinstance(text, Text)
+                and last.get("output_type") == "stream"
+                and last.get("name") == output["name"]
+            ):
                 text.insert(len(text), output["text"])  # extend in place; never re-assign
                 return
             output["text"] = Text(output["text"])
@@ -263,8 +276,16 @@ class NotebookWriter:
 
     msg_types = [
         (msg_type, "iopub")
-        for msg_type in ("execute_input", "status", "stream", "display_data",
-                         "update_display_data", "execute_result", "error", "clear_output")
+        for msg_type in (
+            "execute_input",
+            "status",
+            "stream",
+            "display_data",
+            "update_display_data",
+            "execute_result",
+            "error",
+            "clear_output",
+        )
     ]
 
     def __init__(self, log, resolver: RoomResolver | None = None):
@@ -309,7 +330,9 @@ class NotebookWriter:
     def busy_cells(self, room) -> int:
         """How many executions are in flight in ``room`` (it must not be freed meanwhile)."""
         return sum(
-            1 for w in self._writers.values() for run in w.runs.values()
+            1
+            for w in self._writers.values()
+            for run in w.runs.values()
             if run is not None and run.room is room
         )
 

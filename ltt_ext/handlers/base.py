@@ -65,11 +65,14 @@ def check_text(text: str, name: str = "The request") -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise web.HTTPError(400, f"{name} contains text that is not valid Unicode (a lone surrogate).") from None
+        raise web.HTTPError(
+            400, f"{name} contains text that is not valid Unicode (a lone surrogate)."
+        ) from None
 
 
-def string_field(body: dict, name: str, *, required: bool = False, max_length: int | None = None,
-                 forbidden: str = "") -> str | None:
+def string_field(
+    body: dict, name: str, *, required: bool = False, max_length: int | None = None, forbidden: str = ""
+) -> str | None:
     """``body[name]`` as a string (None when absent and optional), or a 400."""
     value = body.get(name)
     if value is None and not required:

@@ -11,9 +11,9 @@ from jupyter_server.base.websocket import WebSocketMixin
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from .base import LttAPIHandler, checked_notebook_path
 from ..store import StoreUnavailable
 from ..tutor.service import Tutor, TutorInputError, TutorNotFound
+from .base import LttAPIHandler, checked_notebook_path
 
 AUTH_RESOURCE = "ltt"
 
@@ -84,8 +84,11 @@ class AskHandler(TutorAPIHandler):
     async def post(self):
         tutor, b = self.tutor, self.body()
         path = await self.notebook_path(b.get("path"))
-        await self.accepted(tutor.ask(path, b.get("text"), b.get("cell_id"), user=_user(self),
-                                      consent=b.get("consent") is True))
+        await self.accepted(
+            tutor.ask(
+                path, b.get("text"), b.get("cell_id"), user=_user(self), consent=b.get("consent") is True
+            )
+        )
 
 
 class MoreHandler(TutorAPIHandler):
@@ -94,8 +97,9 @@ class MoreHandler(TutorAPIHandler):
     async def post(self):
         tutor, b = self.tutor, self.body()
         path = await self.notebook_path(b.get("path"))
-        await self.accepted(tutor.more(path, b.get("cell_id"), user=_user(self),
-                                       consent=b.get("consent") is True))
+        await self.accepted(
+            tutor.more(path, b.get("cell_id"), user=_user(self), consent=b.get("consent") is True)
+        )
 
 
 class StopHandler(TutorAPIHandler):
@@ -121,7 +125,9 @@ class StreamHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
 
     @ws_authenticated
     async def get(self, *args, **kwargs):
-        authorized_ = await ensure_async(self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE))
+        authorized_ = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+        )
         if not authorized_:
             raise web.HTTPError(403)
         tutor = _tutor(self)

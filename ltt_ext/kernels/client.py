@@ -31,14 +31,14 @@ import inspect
 import json
 import typing as t
 from collections import deque
+from collections.abc import Sequence
 
 import zmq
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.session import DELIM
+from jupyter_server._tz import utcnow
 from nextgen_kernels_api.services.kernels.client import JupyterServerKernelClient
 from traitlets import Int, Type
-
-from jupyter_server._tz import utcnow
 
 from .message import KernelMessage
 from .requests import Request, RequestRegistry
@@ -89,7 +89,9 @@ class ListenerQueue:
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 self.log.warning(
                     "Kernel listener %r is %d messages behind; dropped %d oldest so far.",
-                    self.listener, self.maxlen, self.dropped,
+                    self.listener,
+                    self.maxlen,
+                    self.dropped,
                 )
         self._items.append((channel, msg))
         self._wakeup.set()
@@ -122,13 +124,17 @@ class RegisteringChannel(AsyncZMQSocketChannel):
     channel_name = ""
     client: SharedKernelClient | None = None
 
-    def send(self, msg: dict[str, t.Any]) -> None:  # type: ignore[override]
+    def send(self, msg: dict[str, t.Any]) -> None:
         header = msg["header"]
         if self.client is not None:
             metadata = msg.get("metadata") or {}
             cell_id = metadata.get("cellId") if isinstance(metadata, dict) else None
-            self.client.requests.add(header["msg_id"], header.get("msg_type", ""),
-                                     self.channel_name, cell_id if isinstance(cell_id, str) else None)
+            self.client.requests.add(
+                header["msg_id"],
+                header.get("msg_type", ""),
+                self.channel_name,
+                cell_id if isinstance(cell_id, str) else None,
+            )
         frames = self.session.serialize(msg)
         frames.extend(msg.get("buffers") or [])
         assert self.socket is not None
@@ -173,7 +179,7 @@ class SharedKernelClient(JupyterServerKernelClient):
     control_channel_class = Type(ControlChannel)
     stdin_channel_class = Type(StdinChannel)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.requests = RequestRegistry()
         # input() in runs the server makes for a front end (see ltt_ext.documents.stdin):
@@ -198,8 +204,9 @@ class SharedKernelClient(JupyterServerKernelClient):
             if request.msg_type != "execute_request":
                 continue
             parent = {"msg_id": request.msg_id, "msg_type": request.msg_type}
-            reply = session.msg("execute_reply", {"status": "aborted", "execution_count": None},
-                                parent=parent)
+            reply = session.msg(
+                "execute_reply", {"status": "aborted", "execution_count": None}, parent=parent
+            )
             self.dispatch("shell", KernelMessage("shell", _packed(session, reply), request))
         self.notify_restarted()
 
@@ -241,26 +248,30 @@ class SharedKernelClient(JupyterServerKernelClient):
         session_id = self.stdin_routes.get(document_client_id)
         return self.ws_sessions.get(session_id) if session_id else None
 
-    def send_request(self, channel: str, parts: list[bytes], header: dict[str, t.Any],
-                     cell_id: str | None = None, origin: t.Any = None) -> Request:
+    def send_request(
+        self,
+        channel: str,
+        parts: Sequence[bytes | memoryview],
+        header: dict[str, t.Any],
+        cell_id: str | None = None,
+        origin: t.Any = None,
+    ) -> Request:
         """Send a websocket's request (``[header, parent, metadata, content, *buffers]``) with
         its bytes unchanged, remembering who sent it so the replies go back to them alone."""
-        request = self.requests.add(header["msg_id"], header.get("msg_type", ""), channel,
-                                    cell_id, origin)
+        request = self.requests.add(header["msg_id"], header.get("msg_type", ""), channel, cell_id, origin)
         if request.origin_msg_id is not None:
             parts = [_repack_msg_id(header, request.msg_id), *parts[1:]]
         if not self._queue_message_if_not_ready(channel, parts):
             self._send_message(channel, parts)
         return request
 
-    def _send_message(self, channel_name: str, msg: list) -> None:
+    def _send_message(self, channel_name: str, msg: Sequence[bytes | memoryview]) -> None:
         """Sign and send raw parts through the asyncio socket (nextgen's version used
         ``Session.send_raw``, i.e. a synchronous shadow socket)."""
         channel = getattr(self, f"{channel_name}_channel", None)
         socket = getattr(channel, "socket", None)
         if socket is None or socket.closed:
-            self.log.warning("Kernel %s channel is closed; dropping a %s message", channel_name,
-                             channel_name)
+            self.log.warning("Kernel %s channel is closed; dropping a %s message", channel_name, channel_name)
             return
         socket.send_multipart([DELIM, self.session.sign(msg[:4]), *msg], copy=False)
 
@@ -269,8 +280,7 @@ class SharedKernelClient(JupyterServerKernelClient):
         try:
             header = json.loads(msg[0])
         except (ValueError, TypeError, IndexError):
-            self.log.warning("Dropping an undecodable message for the kernel's %s channel",
-                             channel_name)
+            self.log.warning("Dropping an undecodable message for the kernel's %s channel", channel_name)
             return
         self.send_request(channel_name, list(msg), header)
 
@@ -304,7 +314,7 @@ class SharedKernelClient(JupyterServerKernelClient):
         queue = None
         call = callback
         if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-            getattr(callback, "__call__", None)
+            getattr(callback, "__call__", None)  # noqa: B004 -- an async __call__ method, not callability
         ):
             queue = ListenerQueue(callback, self.listener_backlog, self.log)
             call = queue
@@ -350,15 +360,15 @@ class SharedKernelClient(JupyterServerKernelClient):
         track = getattr(mkm, "track_message_type", None) or (lambda _t: True)
         parent_type = msg.parent_header.get("msg_type")
         now = utcnow()
-        if km is not None and (
-            track(msg_type) or track(parent_type) or km.execution_state == "busy"
-        ):
+        if km is not None and (track(msg_type) or track(parent_type) or km.execution_state == "busy"):
             km.last_activity = now
             if mkm is not None:
                 mkm.last_kernel_activity = now
         if msg_type != "status":
             return
         state = msg.content.get("execution_state")
+        if state is None:
+            return  # not a kernel protocol status message (they always carry execution_state)
         channel = msg.parent_channel
         # nextgen's connection test reads these; only shell requests define busy/idle.
         if channel == "shell":
@@ -424,7 +434,7 @@ class SharedKernelClient(JupyterServerKernelClient):
     async def stop_listening(self) -> None:
         """Cancel the channel loops *and wait for them*, so nothing is left pending."""
         tasks = getattr(self, "_monitoring_tasks", [])
-        self._monitoring_tasks = []
+        self._monitoring_tasks: list[asyncio.Future[t.Any]] = []
         for task in tasks:
             task.cancel()
         if tasks:

@@ -11,8 +11,9 @@ with ``input()``: the prompt goes to that connection alone, which answers it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..outputs import OutputList
 from .message import KernelMessage
@@ -58,8 +59,14 @@ async def execute(
     session = client.session
     request = session.msg(
         "execute_request",
-        {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-         "allow_stdin": stdin_origin is not None, "stop_on_error": True},
+        {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": stdin_origin is not None,
+            "stop_on_error": True,
+        },
         metadata={"cellId": cell_id} if cell_id else {},
     )
     header = request["header"]
@@ -120,13 +127,14 @@ async def execute(
             if not seen["reply"]:
                 result.status = "error"
                 result.error = result.error or {
-                    "ename": "NoReply", "evalue": "the kernel went idle without replying",
-                    "traceback": []}
+                    "ename": "NoReply",
+                    "evalue": "the kernel went idle without replying",
+                    "traceback": [],
+                }
             done.set()
 
     parts = [session.pack(request[k]) for k in ("header", "parent_header", "metadata", "content")]
-    msg_id = client.send_request("shell", parts, header, cell_id=cell_id,
-                                 origin=stdin_origin).msg_id
+    msg_id = client.send_request("shell", parts, header, cell_id=cell_id, origin=stdin_origin).msg_id
     # No await since the send: no message of this run can have been routed yet.
     client.add_listener(collect)
     client.restart_callbacks.add(aborted)

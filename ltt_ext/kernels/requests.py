@@ -27,8 +27,15 @@ class Request:
 
     __slots__ = ("msg_id", "msg_type", "channel", "cell_id", "origin", "origin_msg_id", "replied")
 
-    def __init__(self, msg_id: str, msg_type: str, channel: str, cell_id: str | None,
-                 origin: Any, origin_msg_id: str | None = None):
+    def __init__(
+        self,
+        msg_id: str,
+        msg_type: str,
+        channel: str,
+        cell_id: str | None,
+        origin: Any,
+        origin_msg_id: str | None = None,
+    ):
         self.msg_id = msg_id  # the id the kernel sees
         self.msg_type = msg_type
         self.channel = channel
@@ -46,8 +53,9 @@ class RequestRegistry:
         self._requests: OrderedDict[str, Request] = OrderedDict()
         self._unique = itertools.count(1)
 
-    def add(self, msg_id: str, msg_type: str, channel: str, cell_id: str | None = None,
-            origin: Any = None) -> Request:
+    def add(
+        self, msg_id: str, msg_type: str, channel: str, cell_id: str | None = None, origin: Any = None
+    ) -> Request:
         """Remember a request; returns it with the id to send (``request.msg_id``)."""
         previous = self._requests.get(msg_id)
         origin_msg_id = None

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 
-
 from jupyter_server.services.kernels.connection.base import BaseKernelWebsocketConnection
 from tornado import web
 from tornado.iostream import StreamBufferFullError, StreamClosedError
@@ -94,8 +93,11 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         self._attached = True
         self.multi_kernel_manager.notify_connect(self.kernel_id)
         self._send_current_state()
-        self.log.debug("Kernel websocket (%s) attached to the shared client of %s",
-                       "v1" if self.v1 else "JSON", self.kernel_id)
+        self.log.debug(
+            "Kernel websocket (%s) attached to the shared client of %s",
+            "v1" if self.v1 else "JSON",
+            self.kernel_id,
+        )
 
     def disconnect(self):
         if not self._attached:
@@ -127,12 +129,13 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
             self._forward(incoming_msg)
         except MalformedMessage as e:
             # One line, no traceback and no URL (it carries the token when given as a query).
-            self.log.warning("Closing kernel websocket for %s: malformed message (%s).",
-                             self.kernel_id, e)
+            self.log.warning("Closing kernel websocket for %s: malformed message (%s).", self.kernel_id, e)
             self.disconnect()
             self.websocket_handler.close(CLOSE_MALFORMED, f"malformed kernel message: {e}"[:120])
 
     def _forward(self, incoming_msg) -> None:
+        channel: str | None
+        parts: list[bytes] | list[bytes | memoryview]
         if self.v1:
             channel, parts = parse_v1(incoming_msg)
             header = check_header(decode_part(parts[0], "header"))
@@ -149,19 +152,26 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
                 raise MalformedMessage("parent_header, metadata and content must be objects")
             pack = self.client.session.pack
             buffers = msg.get("buffers") or []
-            parts = [pack(header), pack(parent), pack(metadata), pack(content),
-                     *(b for b in buffers if isinstance(b, (bytes, memoryview)))]
+            parts = [
+                pack(header),
+                pack(parent),
+                pack(metadata),
+                pack(content),
+                *(b for b in buffers if isinstance(b, (bytes, memoryview))),
+            ]
         if channel not in CHANNELS:
             self.log.warning("Ignoring a kernel websocket message on channel %r", channel[:20])
             return
         allowed = self.multi_kernel_manager.allowed_message_types
         if allowed and header["msg_type"] not in allowed:
-            self.log.warning('Received message of type "%s", which is not allowed. Ignoring.',
-                             header["msg_type"][:40])
+            self.log.warning(
+                'Received message of type "%s", which is not allowed. Ignoring.', header["msg_type"][:40]
+            )
             return
         cell_id = metadata.get("cellId")
-        self.client.send_request(channel, parts, header,
-                                 cell_id=cell_id if isinstance(cell_id, str) else None, origin=self)
+        self.client.send_request(
+            channel, parts, header, cell_id=cell_id if isinstance(cell_id, str) else None, origin=self
+        )
 
     # -- kernel -> client ------------------------------------------------------------------
 
@@ -198,8 +208,10 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         if ws is None or ws.is_closing():
             self.disconnect()
             return
+        stream = ws.stream
+        assert stream is not None  # an open (not closing) connection has its stream
         try:
-            ws.stream.write(frame)
+            stream.write(frame)
         except StreamClosedError:
             self.disconnect()
         except StreamBufferFullError:
@@ -211,8 +223,7 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
             if self._raw_frames:
                 self._write_frame(ws_frame(payload, 0x82 if binary else 0x81))
             else:
-                handler.write_message(payload if binary else payload.decode("utf8", "replace"),
-                                      binary=binary)
+                handler.write_message(payload if binary else payload.decode("utf8", "replace"), binary=binary)
         except (WebSocketClosedError, StreamClosedError):
             self.disconnect()
         except StreamBufferFullError:
@@ -221,7 +232,8 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
     def _close_too_slow(self) -> None:
         self.log.warning(
             "Closing kernel websocket for %s: the client stopped reading (%d bytes unsent).",
-            self.kernel_id, self.max_backlog_bytes,
+            self.kernel_id,
+            self.max_backlog_bytes,
         )
         self.disconnect()
         handler = self.websocket_handler
@@ -234,6 +246,3 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         except Exception:
             if stream is not None:
                 stream.close()
-
-
-

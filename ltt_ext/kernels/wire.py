@@ -9,6 +9,7 @@ protocol's messages are checked for the shape the kernel needs.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from typing import Any
 
 CHANNELS = ("shell", "control", "stdin")
@@ -34,7 +35,7 @@ def parse_v1(frame: bytes) -> tuple[str, list[bytes]]:
     offsets = [int.from_bytes(frame[8 * (i + 1) : 8 * (i + 2)], "little") for i in range(count)]
     if offsets[0] != 8 * (count + 1) or offsets[-1] != size:
         raise MalformedMessage("offsets do not span the frame")
-    if any(b < a for a, b in zip(offsets, offsets[1:])):
+    if any(b < a for a, b in pairwise(offsets)):
         raise MalformedMessage("offsets not increasing")
     try:
         channel = frame[offsets[0] : offsets[1]].decode("ascii")
@@ -74,11 +75,10 @@ def _split_binary(data: bytes) -> tuple[bytes, list[bytes]]:
     if not 1 <= count <= MAX_PARTS or size < 4 * (count + 1):
         raise MalformedMessage("bad buffer count")
     offsets = [int.from_bytes(data[4 * (i + 1) : 4 * (i + 2)], "big") for i in range(count)]
-    if offsets[0] < 4 * (count + 1) or any(b < a for a, b in zip(offsets, offsets[1:])) \
-            or offsets[-1] > size:
+    if offsets[0] < 4 * (count + 1) or any(b < a for a, b in pairwise(offsets)) or offsets[-1] > size:
         raise MalformedMessage("bad buffer offsets")
     ends = [*offsets[1:], size]
-    return data[offsets[0] : ends[0]], [data[a:b] for a, b in zip(offsets[1:], ends[1:])]
+    return data[offsets[0] : ends[0]], [data[a:b] for a, b in zip(offsets[1:], ends[1:], strict=True)]
 
 
 def check_header(header: Any) -> dict[str, Any]:

@@ -15,10 +15,13 @@ import asyncio
 import email.utils
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import openai
+from openai import AsyncStream
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 
 class LLMError(Exception):
@@ -73,7 +76,9 @@ def _retryable(exc: BaseException) -> bool:
     """Worth another try: connection trouble and timeouts, 408, 409, 5xx (as the openai client decides)."""
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
-    return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409) or exc.status_code >= 500)
+    return isinstance(exc, openai.APIStatusError) and (
+        exc.status_code in (408, 409) or exc.status_code >= 500
+    )
 
 
 def _empty_reason(stream, finish_reason: str | None) -> str:
@@ -127,8 +132,13 @@ class OpenAIProvider:
 
     token_param = "max_tokens"
 
-    def _params(self, messages: list[dict], stream: bool) -> dict:
-        params = dict(model=self.model, messages=messages, stream=stream, temperature=self.temperature)
+    def _params(self, messages: list[dict], stream: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "stream": stream,
+            "temperature": self.temperature,
+        }
         if self.max_tokens:
             params[self.token_param] = self.max_tokens
         if stream and self.stream_usage:
@@ -146,7 +156,9 @@ class OpenAIProvider:
             return True
         return False
 
-    async def _create(self, params_for, on_wait: OnWait | None = None) -> object:
+    async def _create(
+        self, params_for: Callable[[], dict[str, Any]], on_wait: OnWait | None = None
+    ) -> ChatCompletion | AsyncStream[ChatCompletionChunk]:
         adapted = retries = 0
         waited = False
         while True:
@@ -171,13 +183,19 @@ class OpenAIProvider:
                 retries += 1
                 await asyncio.sleep(min(0.5 * 2 ** (retries - 1), 4.0))
 
-    async def stream(self, messages: list[dict], on_wait: OnWait | None = None) -> AsyncIterator[str | Usage]:
+    async def stream(
+        self, messages: list[dict], on_wait: OnWait | None = None
+    ) -> AsyncGenerator[str | Usage, None]:
         """Yield text deltas as they arrive, then a :class:`Usage` if the server reported one.
 
         A stream that ends without any text (a 200 with a web page, ``finish_reason: length``
         before a word, an empty stream) is an :class:`LLMError`, never an empty answer."""
         try:
-            stream = await self._create(lambda: self._params(messages, True), on_wait)
+            # stream=True in the params: the openai client returns a stream
+            stream = cast(
+                AsyncStream[ChatCompletionChunk],
+                await self._create(lambda: self._params(messages, True), on_wait),
+            )
         except openai.OpenAIError as e:
             raise LLMError(_reason(e)) from e
         usage = None
@@ -190,8 +208,9 @@ class OpenAIProvider:
                     chunk = await asyncio.wait_for(stream.__anext__(), self.timeout)
                 except StopAsyncIteration:
                     break
-                if getattr(chunk, "usage", None):
-                    usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+                chunk_usage = getattr(chunk, "usage", None)
+                if chunk_usage:
+                    usage = Usage(chunk_usage.prompt_tokens or 0, chunk_usage.completion_tokens or 0)
                 for choice in chunk.choices or []:
                     finish_reason = getattr(choice, "finish_reason", None) or finish_reason
                     text = getattr(choice.delta, "content", None) if choice.delta else None
@@ -212,7 +231,7 @@ class OpenAIProvider:
 
     async def complete(self, messages: list[dict]) -> tuple[str, Usage]:
         try:
-            resp = await self._create(lambda: self._params(messages, False))
+            resp = cast(ChatCompletion, await self._create(lambda: self._params(messages, False)))
         except openai.OpenAIError as e:
             raise LLMError(_reason(e)) from e
         try:

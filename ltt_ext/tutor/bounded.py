@@ -8,7 +8,7 @@ tokens forever cannot hold the server's LLM slots.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -31,7 +31,7 @@ class Streamed:
 
 
 async def stream_bounded(
-    open_stream: Callable[[], AsyncIterator[str | Usage]],
+    open_stream: Callable[[], AsyncGenerator[str | Usage, None]],
     on_text: Callable[[str], None],
     *,
     slots: asyncio.Semaphore,
@@ -62,5 +62,8 @@ async def stream_bounded(
     try:
         await asyncio.wait_for(consume(), deadline)
     except asyncio.TimeoutError:
-        raise DeadlineExceeded(f"the model did not finish within {deadline:g} s" if got.sent else
-                               f"every AI tutor slot stayed busy for {deadline:g} s") from None
+        raise DeadlineExceeded(
+            f"the model did not finish within {deadline:g} s"
+            if got.sent
+            else f"every AI tutor slot stayed busy for {deadline:g} s"
+        ) from None

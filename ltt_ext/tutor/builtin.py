@@ -51,7 +51,7 @@ def locate(err: ErrorInfo, code: str) -> Where:
     if matches:
         m = matches[-1]
         n = int(m.group(3))
-        rest = tb[m.end():]
+        rest = tb[m.end() :]
         arrow = _ARROW.search(rest)
         text = arrow.group(2) if arrow else None
         if text is None and 0 < n <= len(lines):
@@ -96,22 +96,43 @@ def _name_error(err, code, where, names):
         "A name only exists after Python has run the line that creates it (an assignment, a `def`, an `import`), "
         "and it must be spelled the same way every time. For example:\n\n"
         "```python\nscore = 10\nprint(scroe)   # NameError: 'scroe' is not defined (typo)\nprint(score)   # works\n"
-        "print(hello)   # NameError: text needs quotes -> print(\"hello\")\n```\n\n"
-        + (f"Compare {_q(name)} with {' and '.join(_q(g) for g in guesses)}, letter by letter." if guesses else
-           f"Compare {_q(name)} with the names you defined earlier in the notebook, and check that their cell ran.")
+        'print(hello)   # NameError: text needs quotes -> print("hello")\n```\n\n'
+        + (
+            f"Compare {_q(name)} with {' and '.join(_q(g) for g in guesses)}, letter by letter."
+            if guesses
+            else f"Compare {_q(name)} with the names you defined earlier in the notebook, and check that their cell ran."
+        )
     )
     return nudge, hint, explanation
 
 
 _SYNTAX_HINTS = [
-    (r"expected ':'", "A line that starts a block (`if`, `for`, `while`, `def`, `class`, `else`…) must end with a colon `:`."),
-    (r"unterminated string|EOL while scanning|unterminated triple", "A string is opened with a quote but never closed with the same kind of quote."),
+    (
+        r"expected ':'",
+        "A line that starts a block (`if`, `for`, `while`, `def`, `class`, `else`…) must end with a colon `:`.",
+    ),
+    (
+        r"unterminated string|EOL while scanning|unterminated triple",
+        "A string is opened with a quote but never closed with the same kind of quote.",
+    ),
     (r"was never closed|unexpected EOF", "A bracket `(`, `[` or `{` is opened but never closed."),
-    (r"unmatched|closing parenthesis", "There is a closing bracket without a matching opening one (or of the wrong kind)."),
-    (r"cannot assign|Maybe you meant '==' ", "`=` stores a value in a name; to *compare* two values use `==`."),
+    (
+        r"unmatched|closing parenthesis",
+        "There is a closing bracket without a matching opening one (or of the wrong kind).",
+    ),
+    (
+        r"cannot assign|Maybe you meant '==' ",
+        "`=` stores a value in a name; to *compare* two values use `==`.",
+    ),
     (r"forgot a comma", "Two values stand next to each other without a comma between them."),
-    (r"invalid decimal literal|invalid character", "A name starts with a digit, or a character Python doesn't accept (like a curly quote) slipped in."),
-    (r"Missing parentheses in call to 'print'", "In Python 3, `print` is a function: it needs parentheses, `print(...)`."),
+    (
+        r"invalid decimal literal|invalid character",
+        "A name starts with a digit, or a character Python doesn't accept (like a curly quote) slipped in.",
+    ),
+    (
+        r"Missing parentheses in call to 'print'",
+        "In Python 3, `print` is a function: it needs parentheses, `print(...)`.",
+    ),
 ]
 
 
@@ -119,7 +140,8 @@ def _syntax_error(err, code, where, names):
     specific = next((h for pat, h in _SYNTAX_HINTS if re.search(pat, err.evalue)), None)
     nudge = f"Python couldn't even read this cell: look closely at {where.md()} and the line just before it."
     hint = f"The message says: *{err.evalue}*. " + (
-        specific or "Check brackets, quotes, colons and commas on that line; a problem on the previous line often shows up here."
+        specific
+        or "Check brackets, quotes, colons and commas on that line; a problem on the previous line often shows up here."
     )
     explanation = (
         "Before running anything, Python reads the whole cell; if the grammar is broken it stops with a "
@@ -148,8 +170,8 @@ def _indentation_error(err, code, where, names):
     explanation = (
         "In Python, indentation *is* the structure: the lines belonging to an `if`, `for` or `def` are indented "
         "by the same amount under it, and the block ends when the indentation goes back. For example:\n\n"
-        "```python\nfor word in [\"a\", \"b\"]:\n    upper = word.upper()   # inside the loop (4 spaces)\n"
-        "    print(upper)           # still inside\nprint(\"done\")              # after the loop\n```"
+        '```python\nfor word in ["a", "b"]:\n    upper = word.upper()   # inside the loop (4 spaces)\n'
+        '    print(upper)           # still inside\nprint("done")              # after the loop\n```'
     )
     return nudge, hint, explanation
 
@@ -163,7 +185,9 @@ def _type_error(err, code, where, names):
     elif m := re.search(r"'(\w+)' object is not callable", ev):
         what = f"Something that is a `{m.group(1)}` is being called with `( )` like a function — maybe a variable has the same name as a function, or a `*` is missing."
     elif m := re.search(r"'(\w+)' object is not subscriptable", ev):
-        what = f"`[ ]` is used on a `{m.group(1)}`, which can't be indexed." + (" A function without `return` gives `None`." if m.group(1) == "NoneType" else "")
+        what = f"`[ ]` is used on a `{m.group(1)}`, which can't be indexed." + (
+            " A function without `return` gives `None`." if m.group(1) == "NoneType" else ""
+        )
     elif m := re.search(r"'(\w+)' object is not iterable", ev):
         what = f"A loop (or unpacking) goes over a `{m.group(1)}`, which isn't a collection — maybe you meant `range(...)`."
     elif m := re.search(r"(\w+)\(\) missing (\d+) required positional argument", ev):
@@ -176,19 +200,37 @@ def _type_error(err, code, where, names):
     hint = what
     explanation = (
         "Each value has a type (`int`, `str`, `list`, `None`…) and each operation only works with some types. "
-        "For example:\n\n```python\nage = 7\n\"age: \" + age        # TypeError: str + int\n"
-        "\"age: \" + str(age)   # convert first\nf\"age: {age}\"       # or format it\n```"
+        'For example:\n\n```python\nage = 7\n"age: " + age        # TypeError: str + int\n'
+        '"age: " + str(age)   # convert first\nf"age: {age}"       # or format it\n```'
     )
     return nudge, hint, explanation
 
 
-_TYPES = {"list": list, "str": str, "dict": dict, "int": int, "float": float, "tuple": tuple, "set": set,
-          "NoneType": type(None), "bool": bool}
+_TYPES = {
+    "list": list,
+    "str": str,
+    "dict": dict,
+    "int": int,
+    "float": float,
+    "tuple": tuple,
+    "set": set,
+    "NoneType": type(None),
+    "bool": bool,
+}
 
 
 # names learners bring from other languages
-_ALIASES = {"push": "append", "add": "append", "trim": "strip", "toUpperCase": "upper", "toLowerCase": "lower",
-            "contains": "count", "addAll": "extend", "put": "update", "length": None}
+_ALIASES = {
+    "push": "append",
+    "add": "append",
+    "trim": "strip",
+    "toUpperCase": "upper",
+    "toLowerCase": "lower",
+    "contains": "count",
+    "addAll": "extend",
+    "put": "update",
+    "length": None,
+}
 
 
 def _attribute_error(err, code, where, names):
@@ -226,8 +268,8 @@ def _key_error(err, code, where, names):
     hint = f"The key {key} isn't in the dictionary (or column labels, for a DataFrame). Check its spelling and case, and print the keys with `.keys()` to compare."
     explanation = (
         "Looking up a missing key raises KeyError; `.get()` returns a default instead. For example:\n\n"
-        "```python\nprices = {\"apple\": 3}\nprices[\"Apple\"]          # KeyError: keys are case-sensitive\n"
-        "prices.get(\"pear\", 0)    # 0 when missing\n\"pear\" in prices         # False: check first\n```"
+        '```python\nprices = {"apple": 3}\nprices["Apple"]          # KeyError: keys are case-sensitive\n'
+        'prices.get("pear", 0)    # 0 when missing\n"pear" in prices         # False: check first\n```'
     )
     return nudge, hint, explanation
 
@@ -237,8 +279,8 @@ def _index_error(err, code, where, names):
     hint = f"*{err.evalue}*: the position asked for doesn't exist. Positions start at 0, so the last one is `len(x) - 1`; an empty list has none."
     explanation = (
         "A sequence of length n has positions 0 … n-1. For example:\n\n"
-        "```python\nletters = [\"a\", \"b\", \"c\"]\nletters[3]               # IndexError: last is letters[2]\n"
-        "letters[-1]              # \"c\": negative counts from the end\nfor i in range(len(letters)):  # i stays in range\n    ...\n```"
+        '```python\nletters = ["a", "b", "c"]\nletters[3]               # IndexError: last is letters[2]\n'
+        'letters[-1]              # "c": negative counts from the end\nfor i in range(len(letters)):  # i stays in range\n    ...\n```'
     )
     return nudge, hint, explanation
 
@@ -248,7 +290,9 @@ def _value_error(err, code, where, names):
     if "invalid literal for int()" in ev or "could not convert string to float" in ev:
         what = f"*{ev}*: the text can't be read as a number (spaces, letters, commas?). Print it to see exactly what it holds."
     elif "too many values to unpack" in ev or "not enough values to unpack" in ev:
-        what = f"*{ev}*: the number of names on the left of `=` differs from the number of values on the right."
+        what = (
+            f"*{ev}*: the number of names on the left of `=` differs from the number of values on the right."
+        )
     elif "math domain error" in ev:
         what = "A math function got a value outside what it accepts (e.g. `sqrt` of a negative number, `log` of 0)."
     else:
@@ -256,7 +300,7 @@ def _value_error(err, code, where, names):
     nudge = f"Look at the values passed on {where.md()}: print them just before that line."
     explanation = (
         "ValueError means the value has the right type but the wrong content. For example:\n\n"
-        "```python\nint(\"42\")     # 42\nint(\"4 2\")    # ValueError: the space\n"
+        '```python\nint("42")     # 42\nint("4 2")    # ValueError: the space\n'
         "a, b = [1, 2, 3]   # ValueError: 3 values, 2 names\n```"
     )
     return nudge, what, explanation
@@ -276,13 +320,31 @@ def _zero_division(err, code, where, names):
 def _module_not_found(err, code, where, names):
     m = re.search(r"No module named '([\w.]+)'", err.evalue)
     mod = m.group(1) if m else "?"
-    known = ["numpy", "pandas", "matplotlib", "math", "random", "statistics", "collections", "datetime", "json",
-             "os", "re", "sys", "itertools", "scipy", "seaborn", "sklearn", "requests"]
+    known = [
+        "numpy",
+        "pandas",
+        "matplotlib",
+        "math",
+        "random",
+        "statistics",
+        "collections",
+        "datetime",
+        "json",
+        "os",
+        "re",
+        "sys",
+        "itertools",
+        "scipy",
+        "seaborn",
+        "sklearn",
+        "requests",
+    ]
     guesses = closest(mod.split(".")[0], known, n=2)
     nudge = f"Look at the `import` on {where.md()}: is {_q(mod)} spelled right, and is it installed in this kernel?"
     hint = f"Python can't find a module named {_q(mod)}." + (
-        f" Did you mean {' or '.join(_q(g) for g in guesses)}?" if guesses else
-        f" If it is a package, install it into this kernel with `%pip install {mod.split('.')[0]}` and restart the kernel."
+        f" Did you mean {' or '.join(_q(g) for g in guesses)}?"
+        if guesses
+        else f" If it is a package, install it into this kernel with `%pip install {mod.split('.')[0]}` and restart the kernel."
     )
     explanation = (
         "`import x` searches the installed packages and the notebook's folder. For example:\n\n"
@@ -295,15 +357,19 @@ def _module_not_found(err, code, where, names):
 def _file_not_found(err, code, where, names):
     m = re.search(r"No such file or directory: '([^']*)'", err.evalue)
     fname = m.group(1) if m else None
-    nudge = f"Look at the file name on {where.md()}" + (f" ({_q(fname)})" if fname else "") + " and where the notebook runs."
+    nudge = (
+        f"Look at the file name on {where.md()}"
+        + (f" ({_q(fname)})" if fname else "")
+        + " and where the notebook runs."
+    )
     hint = (
         "That file isn't where Python looked. Relative paths start at the notebook's folder (see `import os; os.getcwd()` "
         "and `os.listdir()`); check the spelling, the extension, and the sub-folder."
     )
     explanation = (
         "A relative path is looked up from the current working directory. For example:\n\n"
-        "```python\nimport os\nprint(os.getcwd())       # where Python looks\nprint(os.listdir(\"data\"))  # what is in data/\n"
-        "open(\"data/scores.csv\")  # path relative to that folder\n```"
+        '```python\nimport os\nprint(os.getcwd())       # where Python looks\nprint(os.listdir("data"))  # what is in data/\n'
+        'open("data/scores.csv")  # path relative to that folder\n```'
     )
     return nudge, hint, explanation
 
@@ -370,8 +436,13 @@ class BuiltinEngine:
         level = min(max(int(level or 1), 1), 3)
         family = FAMILIES.get(err.ename, _default)
         if err.ename == "UnboundLocalError":
-            err = ErrorInfo(err.ename, err.evalue.replace("cannot access local variable", "name").replace(
-                "where it is not associated with a value", "is not defined"), err.traceback)
+            err = ErrorInfo(
+                err.ename,
+                err.evalue.replace("cannot access local variable", "name").replace(
+                    "where it is not associated with a value", "is not defined"
+                ),
+                err.traceback,
+            )
         texts = family(err, code, locate(err, code), set(names))
         body = texts[level - 1]
         more = "" if level == 3 else "\n\n_Ask for **more help** if you're still stuck._"
@@ -380,8 +451,7 @@ class BuiltinEngine:
     def answer(self, question: str, err: ErrorInfo | None, code: str, level: int, names=()) -> str:
         """Free questions: be honest about what the offline engine can do."""
         if err is not None:
-            return (
-                f"{OFFLINE_NOTE}\n\nAbout your latest error (**{err.ename}**):\n\n"
-                + self.hint(err, code, level, names)
+            return f"{OFFLINE_NOTE}\n\nAbout your latest error (**{err.ename}**):\n\n" + self.hint(
+                err, code, level, names
             )
         return OFFLINE_NOTE + " When a cell raises an error, I'll explain it step by step."

@@ -28,7 +28,7 @@ class ErrorInfo:
     traceback: list[str] = field(default_factory=list)  # ANSI-stripped
 
     @classmethod
-    def from_content(cls, content: dict) -> "ErrorInfo":
+    def from_content(cls, content: dict) -> ErrorInfo:
         return cls(
             ename=str(content.get("ename", "Error")),
             # SyntaxErrors carry "(123456.py, line 2)": a temp file name the learner never saw

@@ -25,7 +25,9 @@ class InstructorNotes:
 
     @property
     def lines(self) -> list[str]:
-        return [ln.strip() for ln in (self.guidance + "\n" + self.secret).splitlines() if len(ln.strip()) >= 24]
+        return [
+            ln.strip() for ln in (self.guidance + "\n" + self.secret).splitlines() if len(ln.strip()) >= 24
+        ]
 
 
 def candidate_paths(notebook_path: str, filename: str) -> list[str]:
@@ -54,7 +56,8 @@ def read_private(root: str, relative: str, max_bytes: int = 200_000) -> str | No
 
 
 def parse(source_path: str, text: str) -> InstructorNotes:
-    guidance, secret = [], []
+    guidance: list[str] = []
+    secret: list[str] = []
     target = guidance
     level_secret = None
     for line in text.splitlines():

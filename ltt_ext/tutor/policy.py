@@ -25,7 +25,7 @@ class HintLadder:
     starts over.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._rungs: dict[tuple[str, str | None], _Rung] = {}
 
     def on_error(self, path: str, cell_key: str | None, signature: str) -> int:

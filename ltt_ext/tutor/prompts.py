@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .instructor import InstructorNotes
 
 LEVEL_RULES = {
@@ -39,8 +41,13 @@ def system_prompt(allow_solutions: bool, notes: InstructorNotes | None) -> str:
     return text
 
 
-def hint_messages(context_md: str, level: int, allow_solutions: bool, notes: InstructorNotes | None,
-                  request: str | None = None) -> list[dict]:
+def hint_messages(
+    context_md: str,
+    level: int,
+    allow_solutions: bool,
+    notes: InstructorNotes | None,
+    request: str | None = None,
+) -> list[dict]:
     """A hint at ``level`` for the failing cell described in ``context_md``."""
     user = f"{context_md}\n\n---\n{LEVEL_RULES[level]}"
     if request:
@@ -51,8 +58,13 @@ def hint_messages(context_md: str, level: int, allow_solutions: bool, notes: Ins
     ]
 
 
-def question_messages(question: str, context_md: str, allow_solutions: bool, notes: InstructorNotes | None,
-                      history: list[tuple[str, str]] = ()) -> list[dict]:
+def question_messages(
+    question: str,
+    context_md: str,
+    allow_solutions: bool,
+    notes: InstructorNotes | None,
+    history: Sequence[tuple[str, str]] = (),
+) -> list[dict]:
     """A free question, with recent conversation turns (role, text) and the notebook context."""
     msgs = [{"role": "system", "content": system_prompt(allow_solutions, notes)}]
     if context_md:

@@ -27,8 +27,8 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
 
 from traitlets import Bool, Enum, Float, Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
@@ -47,6 +47,29 @@ from .text import estimate_tokens
 Event = dict[str, Any]
 Subscriber = Callable[[Event], Any]
 
+
+@runtime_checkable
+class Workspace(Protocol):
+    """What the tutor needs from the server (:class:`ltt_ext.workspace.ServerWorkspace`; the unit tests
+    use an in-memory one). Optional extras, looked up with ``getattr``: ``file_id(path)``, ``event_logger``."""
+
+    def normalize_path(self, path: str) -> str: ...
+
+    async def exists(self, path: str) -> bool: ...
+
+    async def kernel_paths(self, kernel_id: str) -> Iterable[str]: ...
+
+    async def notebook_cells(self, path: str) -> Iterable[Cell | dict[str, Any]] | None: ...
+
+    async def read_text(self, path: str) -> str | None: ...
+
+
+def _conversation_of(msg: Message) -> str:
+    """A stored message's conversation key (``Tutor._add`` sets it; the store fills it in for old rows)."""
+    assert msg.file_id is not None, "the message was never stored"
+    return msg.file_id
+
+
 IOPUB_TYPES = ("execute_input", "stream", "execute_result", "display_data", "error", "status")
 
 
@@ -61,39 +84,56 @@ class TutorNotFound(LookupError):
 class Tutor(LoggingConfigurable):
     """Follows what learners run, reacts to errors, answers questions."""
 
-    enabled = Bool(True, config=True, help="Run the tutor at all (off: not attached to kernels, its API answers 503).")
+    enabled = Bool(
+        True, config=True, help="Run the tutor at all (off: not attached to kernels, its API answers 503)."
+    )
 
     # -- engine -------------------------------------------------------------------------------------
     engine = Enum(
-        ["auto", "builtin", "llm"], "auto", config=True,
+        ["auto", "builtin", "llm"],
+        "auto",
+        config=True,
         help="'auto': the LLM when `model` is set, else the built-in offline engine.",
     )
-    model = Unicode("", config=True, help="Chat model name at the OpenAI-compatible endpoint (empty: no LLM).")
+    model = Unicode(
+        "", config=True, help="Chat model name at the OpenAI-compatible endpoint (empty: no LLM)."
+    )
     base_url = Unicode(
-        None, allow_none=True, config=True,
+        None,
+        allow_none=True,
+        config=True,
         help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (default: $OPENAI_BASE_URL, else OpenAI).",
     )
     api_key = Unicode(
-        None, allow_none=True, config=True,
+        None,
+        allow_none=True,
+        config=True,
         help="API key (default: $OPENAI_API_KEY). Stays on the server.",
     )
-    timeout = Float(60.0, config=True, help="Seconds to wait for the LLM (connection, and between streamed chunks).")
+    timeout = Float(
+        60.0, config=True, help="Seconds to wait for the LLM (connection, and between streamed chunks)."
+    )
     max_retries = Int(1, config=True, help="Retries of a failed LLM request (by the openai client).")
     max_tokens = Int(600, config=True, help="Max completion tokens per answer (0: the server's default).")
     temperature = Float(0.2, config=True, help="Sampling temperature.")
     concurrency = Int(4, config=True, help="Max simultaneous LLM requests for the whole server.")
-    stream_usage = Bool(True, config=True, help="Ask for token usage in streams (stream_options.include_usage).")
+    stream_usage = Bool(
+        True, config=True, help="Ask for token usage in streams (stream_options.include_usage)."
+    )
     llm_deadline = Float(
-        90.0, config=True,
+        90.0,
+        config=True,
         help="Seconds an LLM answer may take in all (waiting for a slot, retries, streaming); then it is "
         "cancelled, its concurrency slot freed, and the built-in tutor answers instead (0: no deadline).",
     )
     max_answer_chars = Int(
-        8000, config=True,
+        8000,
+        config=True,
         help="Characters of an LLM answer kept; the stream is cut there (0: no limit; max_tokens caps it too).",
     )
     retry_after_max = Float(
-        10.0, config=True,
+        10.0,
+        config=True,
         help="Longest Retry-After (seconds) of a 429 the tutor waits out, telling the learner, before retrying "
         "once; a longer one falls back to the built-in tutor at once (0: never wait).",
     )
@@ -101,19 +141,22 @@ class Tutor(LoggingConfigurable):
     # -- pedagogy -----------------------------------------------------------------------------------
     allow_solutions = Bool(False, config=True, help="Allow the tutor to show corrected code when asked.")
     instructor_file = Unicode(
-        "TUTOR.md", config=True,
+        "TUTOR.md",
+        config=True,
         help="Instructor notes looked up beside the notebook, then in parent folders. Never sent to browsers; "
         "sections titled 'Solution'/'Answer' never leave the server.",
     )
     instructor_dir = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="A folder OUTSIDE the server root mirroring the notebooks' folders, searched first for instructor "
         "notes (learners can open files inside the root with Jupyter itself, not these).",
     )
     context_tokens = Int(3000, config=True, help="Token budget of the notebook context in a prompt.")
     history_executions = Int(20, config=True, help="Executions remembered per notebook.")
     consent_required = Bool(
-        False, config=True,
+        False,
+        config=True,
         help="Only send notebook content to the LLM when the request carries consent (front end asks the learner).",
     )
 
@@ -125,13 +168,19 @@ class Tutor(LoggingConfigurable):
         help="0: hint as soon as a cell fails (proactive_interval keeps it to one per burst). "
         "> 0: wait until an error burst has been quiet this long and hint about its last error.",
     )
-    proactive_interval = Float(15.0, config=True, help="At most one proactive hint per notebook per this many seconds.")
+    proactive_interval = Float(
+        15.0, config=True, help="At most one proactive hint per notebook per this many seconds."
+    )
 
     # -- budget -------------------------------------------------------------------------------------
     tokens_per_hour = Int(50_000, config=True, help="LLM tokens per learner per hour (0: unlimited).")
-    requests_per_minute = Int(10, config=True, help="LLM questions (ask/more) per learner per minute (0: unlimited).")
+    requests_per_minute = Int(
+        10, config=True, help="LLM questions (ask/more) per learner per minute (0: unlimited)."
+    )
     budget_scope = Enum(
-        ["server", "user"], "server", config=True,
+        ["server", "user"],
+        "server",
+        config=True,
         help="Who a budget belongs to. 'server': one learner per server (JupyterHub, a laptop; token-authenticated "
         "requests get a fresh anonymous identity each, so per-user would be bypassable); 'user': per username, "
         "for shared servers with real identities.",
@@ -140,12 +189,16 @@ class Tutor(LoggingConfigurable):
     # -- plumbing -----------------------------------------------------------------------------------
     db_path = Unicode(config=True, help="SQLite file of conversations and hints (':memory:' for tests).")
     db_timeout = Float(
-        5.0, config=True,
+        5.0,
+        config=True,
         help="Seconds to wait for a database locked by another process before the tutor API answers 503.",
     )
-    queue_size = Int(10_000, config=True, help="Kernel messages buffered for the worker; the oldest are dropped.")
+    queue_size = Int(
+        10_000, config=True, help="Kernel messages buffered for the worker; the oldest are dropped."
+    )
 
-    workspace = Instance(object, allow_none=True)
+    # [Workspace | None] spelled out: mypy does not infer a trait's type from a Protocol class
+    workspace = Instance[Workspace | None](Workspace, allow_none=True)
 
     @default("db_path")
     def _default_db_path(self):
@@ -155,7 +208,7 @@ class Tutor(LoggingConfigurable):
 
     msg_types = [(t, "iopub") for t in IOPUB_TYPES]
 
-    def __init__(self, workspace=None, store: Store | None = None, **kwargs):
+    def __init__(self, workspace: Workspace | None = None, store: Store | None = None, **kwargs):
         super().__init__(workspace=workspace, **kwargs)
         self._store = store
         self.builtin = BuiltinEngine()
@@ -195,9 +248,15 @@ class Tutor(LoggingConfigurable):
     def llm(self) -> OpenAIProvider:
         if self._llm is None:
             self._llm = OpenAIProvider(
-                model=self.model, base_url=self.base_url, api_key=self.api_key, timeout=self.timeout,
-                max_retries=self.max_retries, max_tokens=self.max_tokens, temperature=self.temperature,
-                stream_usage=self.stream_usage, retry_after_max=self.retry_after_max,
+                model=self.model,
+                base_url=self.base_url,
+                api_key=self.api_key,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+                stream_usage=self.stream_usage,
+                retry_after_max=self.retry_after_max,
             )
         return self._llm
 
@@ -257,8 +316,12 @@ class Tutor(LoggingConfigurable):
         self._register_events()
         if self.engine == "llm" and not self.model:
             self.log.warning("ltt tutor: engine='llm' but no c.Tutor.model is set; using the built-in engine")
-        self.log.info("ltt tutor: %s engine%s, store %s", "LLM" if self.llm_enabled else "built-in",
-                      f" ({self.model})" if self.llm_enabled else "", self.db_path)
+        self.log.info(
+            "ltt tutor: %s engine%s, store %s",
+            "LLM" if self.llm_enabled else "built-in",
+            f" ({self.model})" if self.llm_enabled else "",
+            self.db_path,
+        )
         try:
             n = await self.store.mark_interrupted("stopped")
         except StoreUnavailable as e:
@@ -303,6 +366,7 @@ class Tutor(LoggingConfigurable):
                     self.dropped += 1
                 self._queue.append((kernel_id, msg))
                 if self._ensure_worker():
+                    assert self._wakeup is not None  # created with the worker
                     self._wakeup.set()
 
             cb = self._listeners[kernel_id] = on_kernel_message
@@ -334,9 +398,11 @@ class Tutor(LoggingConfigurable):
         task.add_done_callback(self._background.discard)
 
     async def _announce_death(self, kernel_id: str, restarting: bool) -> None:
-        text = ("Your kernel restarted: variables from earlier cells are gone — rerun the cells you need."
-                if restarting else
-                "Your kernel died: variables from earlier cells are gone — restart it and rerun the cells you need.")
+        text = (
+            "Your kernel restarted: variables from earlier cells are gone — rerun the cells you need."
+            if restarting
+            else "Your kernel died: variables from earlier cells are gone — restart it and rerun the cells you need."
+        )
         state = "restarting" if restarting else "dead"
         self._kernel_states[kernel_id] = state
         for path in await self._paths_for_kernel(kernel_id, fresh=True):
@@ -365,6 +431,7 @@ class Tutor(LoggingConfigurable):
         handled = 0
         while True:
             while not self._queue:
+                assert self._wakeup is not None  # created with this worker, before it started
                 self._wakeup.clear()
                 await self._wakeup.wait()
             handled += 1
@@ -400,8 +467,11 @@ class Tutor(LoggingConfigurable):
         if mt == "execute_input":
             content = msg.content
             self._pending[key] = Execution(
-                kernel_id=kernel_id, msg_id=key[1], code=str(content.get("code", "")),
-                execution_count=content.get("execution_count"), cell_id=msg.cell_id,
+                kernel_id=kernel_id,
+                msg_id=key[1],
+                code=str(content.get("code", "")),
+                execution_count=content.get("execution_count"),
+                cell_id=msg.cell_id,
             )
             while len(self._pending) > 200:  # a kernel that died mid-run never sends idle
                 self._pending.pop(next(iter(self._pending)))
@@ -423,7 +493,12 @@ class Tutor(LoggingConfigurable):
     async def _paths_for_kernel(self, kernel_id: str, fresh: bool = False) -> list[str]:
         """The notebooks whose sessions use ``kernel_id`` (usually one), cached briefly."""
         cached = self._kernel_paths.get(kernel_id)
-        if cached and not fresh and (cached[0] or time.monotonic() - cached[1] < 2) and time.monotonic() - cached[1] < 10:
+        if (
+            cached
+            and not fresh
+            and (cached[0] or time.monotonic() - cached[1] < 2)
+            and time.monotonic() - cached[1] < 10
+        ):
             return cached[0]
         paths: list[str] = []
         if self.workspace is not None:
@@ -486,11 +561,15 @@ class Tutor(LoggingConfigurable):
         if not self.gate.allow(key, time.monotonic()):
             return
         try:
+            # _finalize schedules this only for a failed execution, after setting its notebook path
+            assert ex.error is not None and ex.path is not None
             sig = ex.error.signature(ex.code)
             level = self.ladder.current(key, ex.cell_id or sig, sig)
             learner = self._learner_of.get(key) or self.learner_key(None)
             reply = await self._new_reply(ex.path, "hint", ex, level, learner)
-            self._launch(reply, lambda r: self._produce_hint(r, ex, level, learner, request=None, consent=False))
+            self._launch(
+                reply, lambda r: self._produce_hint(r, ex, level, learner, request=None, consent=False)
+            )
         except Exception:
             self.log.exception("ltt tutor: proactive hint failed for %s", ex.path)
 
@@ -532,8 +611,12 @@ class Tutor(LoggingConfigurable):
             self.log.debug("ltt tutor: cannot read cells of %s", ctx.path, exc_info=True)
             return
         if cells is not None:
-            ctx.cells = [c if isinstance(c, Cell) else Cell(c.get("id"), c.get("cell_type", "code"), c.get("source", ""))
-                         for c in cells]
+            ctx.cells = [
+                c
+                if isinstance(c, Cell)
+                else Cell(c.get("id"), c.get("cell_type", "code"), c.get("source", ""))
+                for c in cells
+            ]
 
     async def _notes(self, path: str) -> instructor.InstructorNotes | None:
         if not self.instructor_file:
@@ -594,8 +677,9 @@ class Tutor(LoggingConfigurable):
                 await self.store.record_usage(learner, requests=1)
             return limit
 
-    async def ask(self, path: Any, text: Any, cell_id: Any = None, user: str = "anonymous",
-                  consent: bool = False) -> tuple[Message, Message]:
+    async def ask(
+        self, path: Any, text: Any, cell_id: Any = None, user: str = "anonymous", consent: bool = False
+    ) -> tuple[Message, Message]:
         path = await self._checked_path(path)
         cell_id = self._checked_cell(cell_id)
         if not isinstance(text, str) or not text.strip():
@@ -603,7 +687,9 @@ class Tutor(LoggingConfigurable):
         if len(text) > 20_000:
             raise TutorInputError("'text' is too long (max 20000 characters)")
         key = await self._conversation(path)
-        question = await self._add(Message(path, "learner", "question", text=text, cell_id=cell_id, user=user))
+        question = await self._add(
+            Message(path, "learner", "question", text=text, cell_id=cell_id, user=user)
+        )
         user = self._learner_of[key] = self.learner_key(user)
         ctx = self.context(path)
         await self._refresh_cells(ctx)
@@ -615,24 +701,30 @@ class Tutor(LoggingConfigurable):
         self._launch(reply, lambda r: self._produce_answer(r, text, focus, cell_id, user, consent))
         return question, reply
 
-    async def more(self, path: Any, cell_id: Any = None, user: str = "anonymous",
-                   consent: bool = False) -> tuple[Message, Message]:
+    async def more(
+        self, path: Any, cell_id: Any = None, user: str = "anonymous", consent: bool = False
+    ) -> tuple[Message, Message]:
         path = await self._checked_path(path)
         cell_id = self._checked_cell(cell_id)
         key = await self._conversation(path)
-        question = await self._add(Message(path, "learner", "more", text="More help, please.", cell_id=cell_id,
-                                           user=user))
+        question = await self._add(
+            Message(path, "learner", "more", text="More help, please.", cell_id=cell_id, user=user)
+        )
         user = self._learner_of[key] = self.learner_key(user)
         ctx = self.context(path)
         await self._refresh_cells(ctx)
         ex = ctx.last_error_for(cell_id) or await self._error_from_store(path, cell_id)
         if ex is None:
             return question, await self._notice(
-                path, "There's no recent error to help with here. Run your code, or ask me a question.", cell_id,
-                role="tutor")
+                path,
+                "There's no recent error to help with here. Run your code, or ask me a question.",
+                cell_id,
+                role="tutor",
+            )
         limit = await self._admit(user) if self._use_llm(consent) else None
         if limit:
             return question, await self._notice(path, limit, cell_id)
+        assert ex.error is not None  # last_error_for and _error_from_store give failed executions only
         sig = ex.error.signature(ex.code)
         previous = await self._last_hint_level(key, sig)
         level = self.ladder.climb(key, ex.cell_id or sig, sig)
@@ -723,19 +815,40 @@ class Tutor(LoggingConfigurable):
     async def _notice(self, path: str, text: str, cell_id: str | None, role: str = "system") -> Message:
         return await self._add(Message(path, role, "notice", text=text, cell_id=cell_id))
 
-    async def _new_reply(self, path: str, kind: str, ex: Execution | None, level: int | None, learner: str,
-                         cell_id: str | None = None) -> Message:
+    async def _new_reply(
+        self,
+        path: str,
+        kind: str,
+        ex: Execution | None,
+        level: int | None,
+        learner: str,
+        cell_id: str | None = None,
+    ) -> Message:
         extra = {}
         if ex is not None and ex.error is not None:
             # kept server-side so "more help" still works after a restart
-            extra = {"code": ex.code[:20_000], "error": {"ename": ex.error.ename, "evalue": ex.error.evalue,
-                                                         "traceback": ex.error.traceback[-20:]},
-                     "signature": ex.error.signature(ex.code), "execution_count": ex.execution_count}
+            extra = {
+                "code": ex.code[:20_000],
+                "error": {
+                    "ename": ex.error.ename,
+                    "evalue": ex.error.evalue,
+                    "traceback": ex.error.traceback[-20:],
+                },
+                "signature": ex.error.signature(ex.code),
+                "execution_count": ex.execution_count,
+            }
         msg = Message(
-            path, "tutor", kind, cell_id=cell_id or (ex.cell_id if ex else None),
-            kernel_id=ex.kernel_id if ex else None, level=level, status="streaming",
-            engine="llm" if self.llm_enabled else "builtin", model=self.model if self.llm_enabled else None,
-            user=learner, extra=extra,
+            path,
+            "tutor",
+            kind,
+            cell_id=cell_id or (ex.cell_id if ex else None),
+            kernel_id=ex.kernel_id if ex else None,
+            level=level,
+            status="streaming",
+            engine="llm" if self.llm_enabled else "builtin",
+            model=self.model if self.llm_enabled else None,
+            user=learner,
+            extra=extra,
         )
         return await self._add(msg)
 
@@ -744,8 +857,14 @@ class Tutor(LoggingConfigurable):
         if hint is None or not hint.extra.get("error"):
             return None
         e = hint.extra["error"]
-        ex = Execution(kernel_id=hint.kernel_id or "", msg_id="", code=hint.extra.get("code", ""),
-                       execution_count=hint.extra.get("execution_count"), cell_id=hint.cell_id, path=path)
+        ex = Execution(
+            kernel_id=hint.kernel_id or "",
+            msg_id="",
+            code=hint.extra.get("code", ""),
+            execution_count=hint.extra.get("execution_count"),
+            cell_id=hint.cell_id,
+            path=path,
+        )
         ex.error = ErrorInfo(e.get("ename", "Error"), e.get("evalue", ""), list(e.get("traceback") or []))
         return ex
 
@@ -766,7 +885,7 @@ class Tutor(LoggingConfigurable):
     def _launch(self, reply: Message, produce: Callable[[Message], Any]) -> None:
         task = asyncio.create_task(self._run(reply, produce))
         self._active[reply.id] = (reply, task)
-        self._publish_status(reply.file_id)
+        self._publish_status(_conversation_of(reply))
 
     async def _run(self, reply: Message, produce) -> None:
         try:
@@ -788,8 +907,8 @@ class Tutor(LoggingConfigurable):
                 self._save_later(reply)
             except Exception:
                 self.log.exception("ltt tutor: cannot store message %s", reply.id)
-            self._publish(reply.file_id, {"type": "update", "message": reply.to_json()})
-            self._publish_status(reply.file_id)
+            self._publish(_conversation_of(reply), {"type": "update", "message": reply.to_json()})
+            self._publish_status(_conversation_of(reply))
             self._emit(reply)
 
     def _save_later(self, reply: Message) -> None:
@@ -821,12 +940,14 @@ class Tutor(LoggingConfigurable):
         return self.llm_enabled and (consent or not self.consent_required)
 
     async def _produce_hint(self, reply: Message, ex: Execution, level: int, learner: str, request, consent):
-        ctx = self._contexts.get(reply.file_id) or self.context(reply.path)
+        assert ex.error is not None  # hints are produced for failed executions only
+        ctx = self._contexts.get(_conversation_of(reply)) or self.context(reply.path)
         names = ctx.names()
         if self._use_llm(consent) and not await self._over_budget_tokens(learner):
             notes = await self._notes(reply.path)
-            messages = prompts.hint_messages(ctx.render(ex, self.context_tokens), level, self.allow_solutions,
-                                             notes, request)
+            messages = prompts.hint_messages(
+                ctx.render(ex, self.context_tokens), level, self.allow_solutions, notes, request
+            )
             try:
                 await self._stream_llm(reply, messages, learner, notes)
                 return
@@ -835,15 +956,19 @@ class Tutor(LoggingConfigurable):
                 return
         self._builtin(reply, self.builtin.hint(ex.error, ex.code, level, names))
 
-    async def _produce_answer(self, reply: Message, question: str, focus: Execution | None, cell_id, learner, consent):
-        ctx = self._contexts.get(reply.file_id) or self.context(reply.path)
+    async def _produce_answer(
+        self, reply: Message, question: str, focus: Execution | None, cell_id, learner, consent
+    ):
+        ctx = self._contexts.get(_conversation_of(reply)) or self.context(reply.path)
         names = ctx.names()
         level = 1
         if focus is not None:
+            assert focus.error is not None  # _focus gives failed executions only
             sig = focus.error.signature(focus.code)
-            level = self.ladder.current(reply.file_id, focus.cell_id or sig, sig)
-        offline = self.builtin.answer(question, focus.error if focus else None, focus.code if focus else "",
-                                      level, names)
+            level = self.ladder.current(_conversation_of(reply), focus.cell_id or sig, sig)
+        offline = self.builtin.answer(
+            question, focus.error if focus else None, focus.code if focus else "", level, names
+        )
         if self._use_llm(consent):
             notes = await self._notes(reply.path)
             cell_md = None
@@ -851,10 +976,14 @@ class Tutor(LoggingConfigurable):
                 cell = next((c for c in ctx.cells if c.id == cell_id), None)
                 if cell is not None:
                     cell_md = f"## The cell the learner asks about\n```python\n{cell.source}\n```\n"
-            turns = [(m.role, m.text) for m in (await self.store.history(reply.file_id))[-9:-1]
-                     if m.role in ("learner", "tutor") and m.text and m.status == "done"][-6:]
-            messages = prompts.question_messages(question, ctx.render(focus, self.context_tokens, cell_md),
-                                                 self.allow_solutions, notes, turns)
+            turns = [
+                (m.role, m.text)
+                for m in (await self.store.history(_conversation_of(reply)))[-9:-1]
+                if m.role in ("learner", "tutor") and m.text and m.status == "done"
+            ][-6:]
+            messages = prompts.question_messages(
+                question, ctx.render(focus, self.context_tokens, cell_md), self.allow_solutions, notes, turns
+            )
             try:
                 await self._stream_llm(reply, messages, learner, notes)
                 return
@@ -866,12 +995,14 @@ class Tutor(LoggingConfigurable):
         self._builtin(reply, offline)
 
     async def _over_budget_tokens(self, learner: str) -> bool:
-        return bool(self.budget.tokens_per_hour) and self.budget.tokens_spent(await self._usage(learner), time.time())
+        return bool(self.budget.tokens_per_hour) and self.budget.tokens_spent(
+            await self._usage(learner), time.time()
+        )
 
     def _builtin(self, reply: Message, text: str) -> None:
         reply.engine, reply.model = "builtin", None
         reply.text = text
-        self._publish(reply.file_id, {"type": "delta", "id": reply.id, "text": text})
+        self._publish(_conversation_of(reply), {"type": "delta", "id": reply.id, "text": text})
 
     def _fallback(self, reply: Message, reason: str, text: str) -> None:
         """The LLM failed: say so, and give the offline answer instead (the question is kept)."""
@@ -892,16 +1023,22 @@ class Tutor(LoggingConfigurable):
 
         async def busy(seconds: float) -> None:
             try:
-                await self._notice(reply.path, f"The tutor is busy, retrying in {math.ceil(seconds)} s…",
-                                   reply.cell_id)
+                await self._notice(
+                    reply.path, f"The tutor is busy, retrying in {math.ceil(seconds)} s…", reply.cell_id
+                )
             except StoreUnavailable as e:
                 self.log.warning("ltt tutor: busy notice not recorded: %s", e)
 
         spent = True  # stopped half-way: the tokens were spent
         try:
-            await stream_bounded(lambda: self.llm.stream(messages, on_wait=busy), lambda t: self._append(reply, t),
-                                 slots=self._llm_sem, deadline=self.llm_deadline, max_chars=self.max_answer_chars,
-                                 got=got)
+            await stream_bounded(
+                lambda: self.llm.stream(messages, on_wait=busy),
+                lambda t: self._append(reply, t),
+                slots=self._llm_sem,
+                deadline=self.llm_deadline,
+                max_chars=self.max_answer_chars,
+                got=got,
+            )
         except DeadlineExceeded:
             spent = got.sent
             raise
@@ -914,7 +1051,7 @@ class Tutor(LoggingConfigurable):
 
     def _append(self, reply: Message, text: str) -> None:
         reply.text += text
-        self._publish(reply.file_id, {"type": "delta", "id": reply.id, "text": text})
+        self._publish(_conversation_of(reply), {"type": "delta", "id": reply.id, "text": text})
 
     async def _account(self, reply: Message, messages, learner: str, usage: Usage | None, notes) -> None:
         """Record tokens (even when stopped: they were spent) and scrub copied instructor lines."""

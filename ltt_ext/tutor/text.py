@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
+from ..outputs import strip_ansi
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+__all__ = ["ELIDED", "estimate_tokens", "strip_ansi"]
 
 ELIDED = "…[{n} characters elided]…"
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text or "")
 
 
 def estimate_tokens(text: str) -> int:

@@ -25,6 +25,7 @@ def put_settings(lab, values: dict) -> None:
 
 
 def user_settings(lab) -> dict:
+    """The user's own values (what the Settings Editor saved), without the defaults."""
     return lab.api("GET", SETTINGS_API)["settings"]
 
 
@@ -67,20 +68,19 @@ def test_settings_editor_shows_the_tutor_settings(lab, fake_llm, open_browser, d
         expect(form.get_by_text(title, exact=True).first).to_be_visible(timeout=30_000)
 
     # Changing the font size in the editor reaches the open panel (no reload).
-    size = form.get_by_label("Chat font size (px)")
+    size = page.locator(f'[id="jp-SettingsEditor-{PLUGIN}_fontSize"]')
     size.fill("18")
     size.press("Tab")
-    wait_for(lambda: user_settings(lab)["user"].get("fontSize") == 18, what="fontSize saved")
+    wait_for(lambda: user_settings(lab).get("fontSize") == 18, what="fontSize saved")
     panel = page.locator(PANEL)
     expect(panel).to_have_attribute("data-font-size", "18", timeout=30_000)
-    font = page.locator(f"{CHAT} .jp-chat-rendered-message").first
-    if font.count():
-        assert font.evaluate("el => getComputedStyle(el).fontSize") == "18px"
+    welcome = page.locator(f"{CHAT} .jp-chat-welcome-message p").first
+    assert welcome.evaluate("el => getComputedStyle(el).fontSize") == "18px"
 
     # The consent from the editor is the consent the tutor gets.
-    consent = form.get_by_label("Share my notebook with the AI tutor")
+    consent = page.locator(f'[id="jp-SettingsEditor-{PLUGIN}_shareNotebook"]')
     consent.check()
-    wait_for(lambda: user_settings(lab)["user"].get("shareNotebook") is True, what="consent saved")
+    wait_for(lambda: user_settings(lab).get("shareNotebook") is True, what="consent saved")
 
     page.evaluate("""() => {
       const split = window.jupyterapp.shell._hsplitPanel;
@@ -91,15 +91,18 @@ def test_settings_editor_shows_the_tutor_settings(lab, fake_llm, open_browser, d
     docs_dir.mkdir(exist_ok=True)
     page.screenshot(path=str(docs_dir / "screenshot-settings.png"))
 
-    put_settings(lab, {})
+    # Back to 0: JupyterLab's own font size again.
+    size.fill("0")
+    size.press("Tab")
     expect(panel).not_to_have_attribute("data-font-size", "18", timeout=30_000)
+    put_settings(lab, {})
 
 
 def test_consent_moves_from_local_storage_to_the_settings(lab, fake_llm, open_browser):
     put_settings(lab, {})
     page = open_lab(open_browser(), lab,
                     init_script="window.localStorage.setItem('ltt-ext:consent', 'yes');")
-    wait_for(lambda: user_settings(lab)["user"].get("shareNotebook") is True, what="consent migrated")
+    wait_for(lambda: user_settings(lab).get("shareNotebook") is True, what="consent migrated")
     page.wait_for_function("() => window.localStorage.getItem('ltt-ext:consent') === null")
 
     # Once moved, the settings decide: a reload with nothing in local storage keeps it.
@@ -108,7 +111,7 @@ def test_consent_moves_from_local_storage_to_the_settings(lab, fake_llm, open_br
     page.wait_for_function("() => window.jupyterapp !== undefined")
     page.evaluate("() => window.jupyterapp.started")
     page.wait_for_timeout(1000)
-    assert user_settings(lab)["user"].get("shareNotebook") is False
+    assert user_settings(lab).get("shareNotebook") is False
     put_settings(lab, {})
 
 
@@ -191,7 +194,7 @@ def test_no_ask_button_when_the_tutor_is_off(lab_tutor_off, open_browser):
     # Nor in the cell's context menu; the panel says the tutor is off.
     page.locator(".jp-Cell").nth(1).locator(".jp-InputPrompt").click(button="right")
     expect(page.locator(".lm-Menu").first).to_be_visible()
-    expect(page.locator(".lm-Menu .lm-Menu-item", has_text="Ask the Tutor About This Cell")).to_have_count(0)
+    expect(page.locator(".lm-Menu .lm-Menu-item", has_text="Ask the Tutor About This Cell")).to_be_hidden()
     page.keyboard.press("Escape")
     page.evaluate("window.jupyterapp.commands.execute('ltt:open-tutor')")
     expect(page.locator(f"{PANEL} .ltt-Notice")).to_contain_text("turned off", timeout=30_000)

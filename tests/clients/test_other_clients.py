@@ -22,7 +22,8 @@ def test_jupyter_kernel_client(server_subprocess):
 
     _, base, token, _ = server_subprocess
     client = client_mod.JupyterKernelClient(
-        server_url=base, token=token,
+        server_url=base,
+        token=token,
         client_kwargs={"subprotocol": JupyterSubprotocol.DEFAULT},
     )
     client.start(timeout=60)
@@ -38,12 +39,18 @@ def test_jupyter_kernel_client(server_subprocess):
     assert any(o.get("ename") == "ZeroDivisionError" for o in failed["outputs"])
 
 
-@pytest.mark.skipif(shutil.which("node") is None or not SERVICES.exists(),
-                    reason="node and labextension/node_modules (jlpm install) are needed")
+@pytest.mark.skipif(
+    shutil.which("node") is None or not SERVICES.exists(),
+    reason="node and labextension/node_modules (jlpm install) are needed",
+)
 def test_jupyterlab_services_in_node(server_subprocess):
     _, base, token, _ = server_subprocess
-    proc = subprocess.run(["node", str(HERE / "services_client.js"), base + "/", token],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["node", str(HERE / "services_client.js"), base + "/", token],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["status"] == "ok" and result["replyParent"]

@@ -5,9 +5,9 @@ import json
 import logging
 import uuid
 
+from jupyter_server_documents.rooms.ynotebook_room import _source_hash
 from pycrdt import Map, Text
 
-from jupyter_server_documents.rooms.ynotebook_room import _source_hash
 from ltt_ext.documents.rooms import SharedClientNotebookRoom
 from ltt_ext.documents.writer import NotebookWriter
 from ltt_ext.kernels.message import KernelMessage
@@ -76,7 +76,7 @@ async def test_closing_every_websocket_mid_run_loses_nothing(
     session, room = await notebook_session(path)
     kid = session["kernel"]["id"]
     ws = await kernel_ws(kid)
-    msg_id = ws.execute(code, cell_id=cells[0])
+    ws.execute(code, cell_id=cells[0])
     await ws.wait_for(lambda ch, m: m["header"]["msg_type"] == "stream")
     await ws.close()  # the learner closes the laptop: nothing is attached from here on
     cell = await wait_for_cell(
@@ -127,7 +127,6 @@ async def test_a_freed_room_comes_back_for_a_websocket_execution(
     assert cell.outputs[0].text == "back\n"
 
 
-
 def iopub(msg_type: str, content: dict, request: Request) -> KernelMessage:
     header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": "kernel", "version": "5.3"}
     parent = {"msg_id": request.msg_id, "msg_type": "execute_request"}
@@ -166,8 +165,12 @@ async def test_a_display_updated_from_a_later_cell_changes_the_first_cell(
     jp_root_dir, make_notebook, notebook_session, kernel_ws
 ):
     # Display ids are notebook-wide (nbclient, JupyterLab): the update lands where the display is.
-    sources = ["h = display('v1', display_id=True)", "h.update('v3')",
-               "display('v4', display_id=h.display_id)", "print('re-run')"]
+    sources = [
+        "h = display('v1', display_id=True)",
+        "h.update('v3')",
+        "display('v4', display_id=h.display_id)",
+        "print('re-run')",
+    ]
     path, cells = make_notebook(sources)
     session, room = await notebook_session(path)
     ws = await kernel_ws(session["kernel"]["id"])
@@ -179,7 +182,9 @@ async def test_a_display_updated_from_a_later_cell_changes_the_first_cell(
 
     await wait_until(lambda: text(cells[0]) == "'v3'")
     assert not ycell(room, cells[1])["outputs"]  # an update adds no output where it ran
-    cell = await wait_for_cell(jp_root_dir, path, 0, lambda c: c.outputs and c.outputs[0].data["text/plain"] == "'v3'")
+    cell = await wait_for_cell(
+        jp_root_dir, path, 0, lambda c: c.outputs and c.outputs[0].data["text/plain"] == "'v3'"
+    )
     assert cell.outputs[0].output_type == "display_data"
 
     # A new display with the same id shows there and updates the earlier one too (nbclient's rule).
@@ -197,4 +202,6 @@ async def test_a_display_updated_from_a_later_cell_changes_the_first_cell(
     # An update from outside any cell (a console on the same kernel) still reaches the display.
     await ws.wait_idle(ws.execute("h.update('v6')"))
     await wait_until(lambda: text(cells[2]) == "'v6'")
-    cell = await wait_for_cell(jp_root_dir, path, 2, lambda c: c.outputs and c.outputs[0].data["text/plain"] == "'v6'")
+    cell = await wait_for_cell(
+        jp_root_dir, path, 2, lambda c: c.outputs and c.outputs[0].data["text/plain"] == "'v6'"
+    )

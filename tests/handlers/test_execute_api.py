@@ -34,8 +34,9 @@ async def test_reports_errors_with_traceback(jp_fetch, start_kernel):
 
 async def test_timeout_interrupts_and_the_kernel_lives_on(jp_fetch, start_kernel):
     kid = await start_kernel()
-    result = await run(jp_fetch, kid, code="import time\nprint('start', flush=True)\ntime.sleep(120)",
-                       timeout=1.5)
+    result = await run(
+        jp_fetch, kid, code="import time\nprint('start', flush=True)\ntime.sleep(120)", timeout=1.5
+    )
     assert result["status"] == "timeout" and result["timed_out"] is True
     assert result["outputs"][0]["text"] == "start\n"
     assert (await run(jp_fetch, kid, code="'alive'"))["outputs"][0]["data"]["text/plain"] == "'alive'"
@@ -63,8 +64,9 @@ async def test_bad_bodies_get_a_json_400(jp_fetch, start_kernel, body, status):
 
 async def test_unknown_kernel_is_a_json_404(jp_fetch):
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch("ltt", "api", "kernels", "0000-nope", "execute", method="POST",
-                       body=json.dumps({"code": "1"}))
+        await jp_fetch(
+            "ltt", "api", "kernels", "0000-nope", "execute", method="POST", body=json.dumps({"code": "1"})
+        )
     assert e.value.code == 404
     assert "No such kernel" in json.loads(e.value.response.body)["message"]
 
@@ -72,8 +74,16 @@ async def test_unknown_kernel_is_a_json_404(jp_fetch):
 async def test_requires_authentication(jp_fetch, start_kernel):
     kid = await start_kernel()
     with pytest.raises(HTTPClientError) as e:
-        await jp_fetch("ltt", "api", "kernels", kid, "execute", method="POST",
-                       body=json.dumps({"code": "1"}), headers={"Authorization": ""})
+        await jp_fetch(
+            "ltt",
+            "api",
+            "kernels",
+            kid,
+            "execute",
+            method="POST",
+            body=json.dumps({"code": "1"}),
+            headers={"Authorization": ""},
+        )
     assert e.value.code == 403
 
 

@@ -38,19 +38,63 @@ def nested(depth: int):
 
 # Values put in every field of every body (JSON-encoded with ensure_ascii: "\ud800" stays a lone surrogate).
 VALUES = [
-    None, True, False, 0, -1, 1.5, 1e308, 10**30, "", " ", "\ud800", "a\udfffb", "\udc80" * 3, "x" * 100_000,
-    "a#b", "a:b", "../outside.ipynb", "/etc/passwd", "sub/../../x.ipynb", "C:\\x.ipynb", "~/x.ipynb",
-    "\x00", "lesson.ipynb\x00.txt", "missing.ipynb", *NOT_NOTEBOOKS, [], {}, ["lesson.ipynb"],
-    {"path": "lesson.ipynb"}, nested(40), "é✓😀",
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1.5,
+    1e308,
+    10**30,
+    "",
+    " ",
+    "\ud800",
+    "a\udfffb",
+    "\udc80" * 3,
+    "x" * 100_000,
+    "a#b",
+    "a:b",
+    "../outside.ipynb",
+    "/etc/passwd",
+    "sub/../../x.ipynb",
+    "C:\\x.ipynb",
+    "~/x.ipynb",
+    "\x00",
+    "lesson.ipynb\x00.txt",
+    "missing.ipynb",
+    *NOT_NOTEBOOKS,
+    [],
+    {},
+    ["lesson.ipynb"],
+    {"path": "lesson.ipynb"},
+    nested(40),
+    "é✓😀",
 ]
 
 # Bodies that are not a clean JSON object at all.
 RAW_BODIES = [
-    b"", b"{", b"}", b"null", b"1", b'"lesson.ipynb"', b"[]", b"[1, 2]", b"true", b"\xff\xfe\x00{",
-    b'{"path": "lesson.ipynb"', b'{"path": NaN}', b'{"timeout": Infinity}', b'{"timeout": -Infinity}',
-    b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
-    b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}", b'{"\\ud800": 1}', b'{"text": "\\udfff"}',
-    b'{"timeout": 1' + b"0" * 5000 + b"}", b'{"code": "1", "code": 2}', "{\"text\": \"\u00e9\"}".encode("latin-1"),
+    b"",
+    b"{",
+    b"}",
+    b"null",
+    b"1",
+    b'"lesson.ipynb"',
+    b"[]",
+    b"[1, 2]",
+    b"true",
+    b"\xff\xfe\x00{",
+    b'{"path": "lesson.ipynb"',
+    b'{"path": NaN}',
+    b'{"timeout": Infinity}',
+    b'{"timeout": -Infinity}',
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+    b'{"a": ' + b"[" * 40 + b"]" * 40 + b"}",
+    b'{"\\ud800": 1}',
+    b'{"text": "\\udfff"}',
+    b'{"timeout": 1' + b"0" * 5000 + b"}",
+    b'{"code": "1", "code": 2}',
+    '{"text": "\u00e9"}'.encode("latin-1"),
     b" " * OVER_EVERY_CAP,
 ]
 
@@ -90,8 +134,14 @@ class Client:
     async def request(self, method: str, endpoint: str, body: bytes | None = None, query: str = "") -> None:
         url = f"http://{self.base}{endpoint}" + (f"?{query}" if query else "")
         what = f"{method} {endpoint}{'?' + query[:80] if query else ''} {(body or b'')[:120]!r}"
-        req = HTTPRequest(url, method=method, body=body, headers=self.headers,
-                          allow_nonstandard_methods=True, request_timeout=ANSWER_WITHIN)
+        req = HTTPRequest(
+            url,
+            method=method,
+            body=body,
+            headers=self.headers,
+            allow_nonstandard_methods=True,
+            request_timeout=ANSWER_WITHIN,
+        )
         self.count += 1
         try:
             response = await self.http.fetch(req, raise_error=False)
@@ -127,7 +177,9 @@ def mutations(valid: dict, rng: random.Random, n_random: int) -> list[bytes]:
         bodies.extend(encode({**valid, field: value}) for value in VALUES)
     fields = list(valid) + ["extra", "\ud800"]
     for _ in range(n_random):
-        body = {f: rng.choice(VALUES + [valid.get(f)]) for f in rng.sample(fields, rng.randint(1, len(fields)))}
+        body = {
+            f: rng.choice(VALUES + [valid.get(f)]) for f in rng.sample(fields, rng.randint(1, len(fields)))
+        }
         bodies.append(encode(body))
     return bodies
 
@@ -142,8 +194,14 @@ def notebook_content(root, path):
 
 
 async def test_no_malformed_request_gets_a_5xx_or_hangs_or_touches_anything(
-    jp_http_port, jp_base_url, jp_auth_header, jp_serverapp, jp_root_dir, notebook_session,
-    readable_and_broken_files, caplog,
+    jp_http_port,
+    jp_base_url,
+    jp_auth_header,
+    jp_serverapp,
+    jp_root_dir,
+    notebook_session,
+    readable_and_broken_files,
+    caplog,
 ):
     caplog.set_level(logging.WARNING)
     path, cells = readable_and_broken_files
@@ -158,24 +216,48 @@ async def test_no_malformed_request_gets_a_5xx_or_hangs_or_touches_anything(
     requests = [
         # "nope" is no cell of the notebook: a run that passes validation cannot change it
         *post_requests(execute, {"code": "1+1", "timeout": 2, "cell_id": "nope", "path": path}, rng),
-        *post_requests(f"{api}/ask", {"path": path, "text": "why?", "cell_id": cells[1], "consent": True}, rng),
+        *post_requests(
+            f"{api}/ask", {"path": path, "text": "why?", "cell_id": cells[1], "consent": True}, rng
+        ),
         *post_requests(f"{api}/more", {"path": path, "cell_id": cells[1], "consent": False}, rng),
         *post_requests(f"{api}/stop", {"path": path, "id": "m-unknown"}, rng),
-        *post_requests(f"ltt/api/kernels/{kid}/stdin", {"client_id": "c-1", "session_id": "s-1"}, rng, method="PUT"),
+        *post_requests(
+            f"ltt/api/kernels/{kid}/stdin", {"client_id": "c-1", "session_id": "s-1"}, rng, method="PUT"
+        ),
         # every file that is not a readable notebook, as the notebook of a run
         *(("POST", execute, encode({"code": "1+1", "cell_id": "nope", "path": p})) for p in NOT_NOTEBOOKS),
-        *(("POST", f"ltt/api/kernels/{k}/execute", encode({"code": "1"}))
-          for k in ("0000", "%C3%A9", "%F0%9F%98%80", "a" * 5000)),
+        *(
+            ("POST", f"ltt/api/kernels/{k}/execute", encode({"code": "1"}))
+            for k in ("0000", "%C3%A9", "%F0%9F%98%80", "a" * 5000)
+        ),
         # wrong methods
-        ("GET", execute, None), ("PUT", f"{api}/ask", b"{}"), ("DELETE", f"{api}/history", None),
-        ("GET", f"{api}/stop", None), ("PATCH", f"{api}/info", b"[["),
+        ("GET", execute, None),
+        ("PUT", f"{api}/ask", b"{}"),
+        ("DELETE", f"{api}/history", None),
+        ("GET", f"{api}/stop", None),
+        ("PATCH", f"{api}/info", b"[["),
         # query strings: bad paths, bad numbers, bytes that are not UTF-8
-        *(("GET", f"{api}/history", None, urllib.parse.urlencode({"path": v}, errors="surrogatepass"))
-          for v in VALUES if isinstance(v, str) and len(v) < 10_000),  # tornado drops a start line over 64 KiB
-        *(("GET", f"{api}/history", None, urllib.parse.urlencode({"path": path, "since": s})) for s in SINCE_VALUES),
-        *(("GET", f"{api}/history", None, q) for q in (
-            "path=%ED%A0%80", "path=%FF%FE", "path=%00", f"path={path}&path=%ED%A0%80", "path", "since=1",
-            f"path={path}&since=%ED%A0%80")),
+        *(
+            ("GET", f"{api}/history", None, urllib.parse.urlencode({"path": v}, errors="surrogatepass"))
+            for v in VALUES
+            if isinstance(v, str) and len(v) < 10_000
+        ),  # tornado drops a start line over 64 KiB
+        *(
+            ("GET", f"{api}/history", None, urllib.parse.urlencode({"path": path, "since": s}))
+            for s in SINCE_VALUES
+        ),
+        *(
+            ("GET", f"{api}/history", None, q)
+            for q in (
+                "path=%ED%A0%80",
+                "path=%FF%FE",
+                "path=%00",
+                f"path={path}&path=%ED%A0%80",
+                "path",
+                "since=1",
+                f"path={path}&since=%ED%A0%80",
+            )
+        ),
         ("GET", f"{api}/info", None, "path=%ED%A0%80&x=" + "y" * 10_000),
     ]
     await client.all(requests)
@@ -186,8 +268,12 @@ async def test_no_malformed_request_gets_a_5xx_or_hangs_or_touches_anything(
 
     # The kernel is untouched and still answers.
     r = await AsyncHTTPClient().fetch(
-        f"http://{client.base}{execute}", method="POST", body=encode({"code": "1+1"}), headers=client.headers,
-        request_timeout=ANSWER_WITHIN)
+        f"http://{client.base}{execute}",
+        method="POST",
+        body=encode({"code": "1+1"}),
+        headers=client.headers,
+        request_timeout=ANSWER_WITHIN,
+    )
     assert json.loads(r.body)["outputs"][0]["data"]["text/plain"] == "2"
     # So is the notebook, in the room and on disk.
     assert [str(c["source"]) for c in room._jupyter_ydoc.ycells] == ["x = 41", "print(x + 1)"]
@@ -204,16 +290,25 @@ async def test_no_malformed_request_gets_a_5xx_or_hangs_or_touches_anything(
 
 async def stream_survives_garbage(client: Client, path: str, port: int, base_url: str, auth: dict) -> None:
     """The tutor stream refuses bad paths with a 4xx, and ignores whatever a client sends it."""
+
     def ws_url(query: str) -> str:
         return f"ws://127.0.0.1:{port}{base_url}ltt/api/tutor/stream?{query}"
 
-    for query in ["", "path=", "path=..%2Fx.ipynb", "path=%ED%A0%80", "path=%00", "path=missing.ipynb",
-                  *(urllib.parse.urlencode({"path": p}) for p in NOT_NOTEBOOKS)]:
+    for query in [
+        "",
+        "path=",
+        "path=..%2Fx.ipynb",
+        "path=%ED%A0%80",
+        "path=%00",
+        "path=missing.ipynb",
+        *(urllib.parse.urlencode({"path": p}) for p in NOT_NOTEBOOKS),
+    ]:
         client.count += 1
         try:
             ws = await asyncio.wait_for(
                 websocket_connect(HTTPRequest(ws_url(query), headers=auth, request_timeout=ANSWER_WITHIN)),
-                ANSWER_WITHIN)
+                ANSWER_WITHIN,
+            )
         except HTTPClientError as e:
             body = e.response.body if e.response is not None else b""
             if not (400 <= e.code < 500 and json_message(body)):
@@ -224,13 +319,24 @@ async def stream_survives_garbage(client: Client, path: str, port: int, base_url
             ws.close()
             client.failures.append(f"stream ?{query}: accepted")
 
-    req = HTTPRequest(ws_url(urllib.parse.urlencode({"path": path})), headers=auth, request_timeout=ANSWER_WITHIN)
+    req = HTTPRequest(
+        ws_url(urllib.parse.urlencode({"path": path})), headers=auth, request_timeout=ANSWER_WITHIN
+    )
     ws = await websocket_connect(req, max_message_size=64 << 20)
     try:
         assert json.loads(await ws.read_message())["type"] == "hello"
         assert json.loads(await ws.read_message())["type"] == "status"
-        for frame in ["", "{", "[" * 100_000, '"\\ud800"', '{"type": "ask", "path": 1}', "x" * (1 << 20),
-                      b"\xff\xfe" * 1000, b"", json.dumps(nested(40))]:
+        for frame in [
+            "",
+            "{",
+            "[" * 100_000,
+            '"\\ud800"',
+            '{"type": "ask", "path": 1}',
+            "x" * (1 << 20),
+            b"\xff\xfe" * 1000,
+            b"",
+            json.dumps(nested(40)),
+        ]:
             await ws.write_message(frame, binary=isinstance(frame, bytes))
         # Still subscribed and alive: a question asked over REST is pushed to it.
         await client.request("POST", "ltt/api/tutor/ask", encode({"path": path, "text": "still there?"}))
@@ -253,8 +359,10 @@ async def test_a_path_that_is_not_a_readable_notebook_is_refused_at_once(
     kid = await start_kernel()
     status = 404 if bad.startswith("missing") else 400
     calls = [
-        (("ltt", "api", "kernels", kid, "execute"), {"method": "POST", "body": encode(
-            {"code": "1+1", "cell_id": "c", "path": bad})}),
+        (
+            ("ltt", "api", "kernels", kid, "execute"),
+            {"method": "POST", "body": encode({"code": "1+1", "cell_id": "c", "path": bad})},
+        ),
         (("ltt", "api", "tutor", "ask"), {"method": "POST", "body": encode({"path": bad, "text": "why?"})}),
         (("ltt", "api", "tutor", "more"), {"method": "POST", "body": encode({"path": bad})}),
         (("ltt", "api", "tutor", "stop"), {"method": "POST", "body": encode({"path": bad, "id": "m-1"})}),
@@ -275,8 +383,10 @@ async def test_a_path_that_is_not_a_readable_notebook_is_refused_at_once(
 
 async def test_bodies_over_the_cap_are_413(jp_fetch, start_kernel):
     kid = await start_kernel()
-    for parts, size in [(("ltt", "api", "tutor", "ask"), (1 << 20) + 1),
-                        (("ltt", "api", "kernels", kid, "execute"), (16 << 20) + 1)]:
+    for parts, size in [
+        (("ltt", "api", "tutor", "ask"), (1 << 20) + 1),
+        (("ltt", "api", "kernels", kid, "execute"), (16 << 20) + 1),
+    ]:
         body = encode({"path": "lesson.ipynb", "text": "x" * size, "code": "1"})
         with pytest.raises(HTTPClientError) as e:
             await jp_fetch(*parts, method="POST", body=body, request_timeout=30)

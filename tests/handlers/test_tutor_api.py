@@ -32,10 +32,17 @@ def post(what, body):
     return ("ltt", "api", "tutor", what), {"method": "POST", "body": raw}
 
 
-@pytest.mark.parametrize("bad_path,status", [
-    ("../outside.ipynb", 400), ("/etc/passwd", 400), ("sub/../../x.ipynb", 400), ("", 400),
-    ("C:\\\\x.ipynb", 400), ("missing.ipynb", 404),
-])
+@pytest.mark.parametrize(
+    "bad_path,status",
+    [
+        ("../outside.ipynb", 400),
+        ("/etc/passwd", 400),
+        ("sub/../../x.ipynb", 400),
+        ("", 400),
+        ("C:\\\\x.ipynb", 400),
+        ("missing.ipynb", 404),
+    ],
+)
 async def test_paths_outside_the_root_or_missing_are_refused(jp_fetch, nb, bad_path, status):
     code, body = await fails(jp_fetch, "ltt", "api", "tutor", "history", params={"path": bad_path})
     assert code == status and body["message"]
@@ -44,12 +51,21 @@ async def test_paths_outside_the_root_or_missing_are_refused(jp_fetch, nb, bad_p
     assert code == status and "message" in body
 
 
-@pytest.mark.parametrize("what,body", [
-    ("ask", "{not json"), ("ask", "[1, 2]"), ("ask", {"path": "sub/lesson.ipynb"}),
-    ("ask", {"path": "sub/lesson.ipynb", "text": "  "}), ("ask", {"path": "sub/lesson.ipynb", "text": 3}),
-    ("ask", {"path": "sub/lesson.ipynb", "text": "x", "cell_id": ["a"]}), ("ask", {"path": 7, "text": "x"}),
-    ("more", {}), ("stop", {"path": "sub/lesson.ipynb"}), ("stop", {"path": "sub/lesson.ipynb", "id": 5}),
-])
+@pytest.mark.parametrize(
+    "what,body",
+    [
+        ("ask", "{not json"),
+        ("ask", "[1, 2]"),
+        ("ask", {"path": "sub/lesson.ipynb"}),
+        ("ask", {"path": "sub/lesson.ipynb", "text": "  "}),
+        ("ask", {"path": "sub/lesson.ipynb", "text": 3}),
+        ("ask", {"path": "sub/lesson.ipynb", "text": "x", "cell_id": ["a"]}),
+        ("ask", {"path": 7, "text": "x"}),
+        ("more", {}),
+        ("stop", {"path": "sub/lesson.ipynb"}),
+        ("stop", {"path": "sub/lesson.ipynb", "id": 5}),
+    ],
+)
 async def test_bad_bodies_are_400_json(jp_fetch, nb, what, body):
     parts, kw = post(what, body)
     code, answer = await fails(jp_fetch, *parts, **kw)
@@ -72,16 +88,24 @@ async def test_bad_since_and_valid_requests(jp_fetch, nb, ltt_fake_llm):
 async def test_info_never_leaks_the_key_or_endpoint(jp_fetch, ltt_tutor_config):
     r = await jp_fetch("ltt", "api", "tutor", "info")
     info = json.loads(r.body)
-    assert info == {"engine": "llm", "model": "fake-tutor", "proactive": True, "allow_solutions": False,
-                    "consent_required": False}
+    assert info == {
+        "engine": "llm",
+        "model": "fake-tutor",
+        "proactive": True,
+        "allow_solutions": False,
+        "consent_required": False,
+    }
     assert ltt_tutor_config["api_key"] not in r.body.decode() and "127.0.0.1" not in r.body.decode()
 
 
 async def test_unauthenticated_requests_are_refused(http_server_client, jp_http_port, jp_base_url, nb):
     base = f"http://127.0.0.1:{jp_http_port}{jp_base_url}ltt/api/tutor"
     client = AsyncHTTPClient()
-    for url, kw in [(f"{base}/info", {}), (f"{base}/history?path={nb}", {}),
-                    (f"{base}/ask", {"method": "POST", "body": json.dumps({"path": nb, "text": "x"})})]:
+    for url, kw in [
+        (f"{base}/info", {}),
+        (f"{base}/history?path={nb}", {}),
+        (f"{base}/ask", {"method": "POST", "body": json.dumps({"path": nb, "text": "x"})}),
+    ]:
         with pytest.raises(HTTPClientError) as e:
             await client.fetch(url, **kw)
         assert e.value.code == 403

@@ -13,7 +13,6 @@ import psutil
 import pytest
 from jupyter_client.session import Session
 from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
-from tornado.websocket import WebSocketClosedError
 
 from ltt_ext.testing import KernelWS, wait_until
 
@@ -47,8 +46,12 @@ class JsonWS:
         return msg["header"]["msg_id"]
 
     def replies_to(self, msg_id, msg_type=None):
-        return [m for m in self.messages if m["parent_header"].get("msg_id") == msg_id
-                and (msg_type is None or m["header"]["msg_type"] == msg_type)]
+        return [
+            m
+            for m in self.messages
+            if m["parent_header"].get("msg_id") == msg_id
+            and (msg_type is None or m["header"]["msg_type"] == msg_type)
+        ]
 
 
 @pytest.fixture
@@ -56,8 +59,9 @@ def json_ws(jp_ws_fetch):
     opened = []
 
     async def _open(kernel_id):
-        conn = await jp_ws_fetch("api", "kernels", kernel_id, "channels",
-                                 params={"session_id": uuid.uuid4().hex})
+        conn = await jp_ws_fetch(
+            "api", "kernels", kernel_id, "channels", params={"session_id": uuid.uuid4().hex}
+        )
         ws = JsonWS(conn)
         opened.append(ws)
         return ws
@@ -69,8 +73,14 @@ def json_ws(jp_ws_fetch):
 
 
 def execute_content(code, allow_stdin=False):
-    return {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-            "allow_stdin": allow_stdin, "stop_on_error": True}
+    return {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": allow_stdin,
+        "stop_on_error": True,
+    }
 
 
 def send_v1(ws: KernelWS, channel, msg_type, content, msg_id=None, metadata=None):
@@ -98,9 +108,13 @@ async def test_replies_go_to_their_sender_with_the_id_it_sent(start_kernel, kern
         await a.wait_for(lambda ch, m, i=msg_id: ch == "shell" and m["parent_header"]["msg_id"] == i)
     await b.wait_for(lambda ch, m: ch == "shell" and m["parent_header"]["msg_id"] == "same-id")
     await a.wait_idle("same-id")
-    await b.wait_for(lambda ch, m: m["header"]["msg_type"] == "execute_result"
-                     and m["parent_header"]["msg_id"] == "same-id"
-                     and m["content"]["data"]["text/plain"] == "4")
+    await b.wait_for(
+        lambda ch, m: (
+            m["header"]["msg_type"] == "execute_result"
+            and m["parent_header"]["msg_id"] == "same-id"
+            and m["content"]["data"]["text/plain"] == "4"
+        )
+    )
     assert sorted(shell_ids(a)) == sorted(ids)  # its own replies only, ids byte-identical
     assert shell_ids(b) == ["same-id"]
     reply_b = next(m for ch, m in b.messages if ch == "shell")
@@ -133,9 +147,14 @@ async def test_json_protocol_clients_are_served_json(jp_fetch, start_kernel, jso
     client = await json_ws(kid)
     v1 = await kernel_ws(kid)
     msg_id = client.send("execute_request", execute_content("print('hi'); 6*7"), msg_id="json-1#7")
-    await wait_until(lambda: client.replies_to(msg_id, "execute_reply")
-                     and any(m["content"].get("execution_state") == "idle"
-                             for m in client.replies_to(msg_id, "status")))
+    await wait_until(
+        lambda: (
+            client.replies_to(msg_id, "execute_reply")
+            and any(
+                m["content"].get("execution_state") == "idle" for m in client.replies_to(msg_id, "status")
+            )
+        )
+    )
     assert all(isinstance(f, str) for f in client.frames)  # text frames: the JSON protocol
     stream = client.replies_to(msg_id, "stream")[0]
     assert stream["channel"] == "iopub" and stream["content"]["text"] == "hi\n"
@@ -143,8 +162,11 @@ async def test_json_protocol_clients_are_served_json(jp_fetch, start_kernel, jso
     assert reply["channel"] == "shell" and reply["content"]["status"] == "ok"
     assert reply["msg_type"] == "execute_reply" and reply["parent_header"]["msg_id"] == "json-1#7"
     # The v1 client on the same kernel sees the same run as binary frames.
-    await v1.wait_for(lambda ch, m: m["header"]["msg_type"] == "execute_result"
-                      and m["parent_header"]["msg_id"] == "json-1#7")
+    await v1.wait_for(
+        lambda ch, m: (
+            m["header"]["msg_type"] == "execute_result" and m["parent_header"]["msg_id"] == "json-1#7"
+        )
+    )
 
 
 async def test_a_json_client_with_a_cell_id_reaches_the_notebook(
@@ -160,13 +182,16 @@ async def test_a_json_client_with_a_cell_id_reaches_the_notebook(
     assert cell.outputs[0]["text"] == "from json\n"
 
 
-@pytest.mark.parametrize("frame", [
-    b"\xff" * 8,  # one huge offset count (read as ~1.8e19 offsets before)
-    (7).to_bytes(8, "little") + (2**62).to_bytes(8, "little") * 7,  # offsets past the frame
-    (6).to_bytes(8, "little") + b"".join((56 - i).to_bytes(8, "little") for i in range(6)),  # decreasing
-    b"abc",  # truncated
-    "a text frame on the v1 protocol",
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"\xff" * 8,  # one huge offset count (read as ~1.8e19 offsets before)
+        (7).to_bytes(8, "little") + (2**62).to_bytes(8, "little") * 7,  # offsets past the frame
+        (6).to_bytes(8, "little") + b"".join((56 - i).to_bytes(8, "little") for i in range(6)),  # decreasing
+        b"abc",  # truncated
+        "a text frame on the v1 protocol",
+    ],
+)
 async def test_malformed_v1_frames_close_the_socket_and_allocate_nothing(
     jp_serverapp, start_kernel, kernel_ws, frame, caplog
 ):
@@ -184,8 +209,11 @@ async def test_malformed_v1_frames_close_the_socket_and_allocate_nothing(
 async def test_malformed_json_messages_close_the_socket(start_kernel, json_ws, kernel_ws):
     kid = await start_kernel()
     good = await kernel_ws(kid)
-    for payload in ["not json", json.dumps({"channel": "shell", "header": "nope"}),
-                    (2**31 - 1).to_bytes(4, "big") + b"{}"]:
+    for payload in [
+        "not json",
+        json.dumps({"channel": "shell", "header": "nope"}),
+        (2**31 - 1).to_bytes(4, "big") + b"{}",
+    ]:
         client = await json_ws(kid)
         client.conn.write_message(payload, binary=isinstance(payload, bytes))
         await wait_until(lambda c=client: c._reader.done())
@@ -211,8 +239,12 @@ async def test_a_kernel_that_dies_is_reported_to_everyone(jp_serverapp, jp_fetch
     await wait_until(lambda: runner.replies_to(msg_id, "execute_input"))
     os.kill(km.provisioner.process.pid, signal.SIGKILL)
     for ws in (runner, watcher):
-        await ws.wait_for(lambda ch, m: m["header"]["msg_type"] == "status"
-                          and m["content"]["execution_state"] == "restarting", timeout=30)
+        await ws.wait_for(
+            lambda ch, m: (
+                m["header"]["msg_type"] == "status" and m["content"]["execution_state"] == "restarting"
+            ),
+            timeout=30,
+        )
     _, reply = await runner.wait_for(lambda ch, m: ch == "shell" and m["parent_header"]["msg_id"] == msg_id)
     assert reply["content"]["status"] == "aborted"
 
@@ -224,8 +256,10 @@ async def test_a_kernel_that_dies_is_reported_to_everyone(jp_serverapp, jp_fetch
     await late.wait_for(lambda ch, m: m["header"]["msg_type"] == "status", timeout=10)
     assert next(m for ch, m in late.messages)["content"]["execution_state"] == "idle"
     after = runner.execute("'alive'")
-    await runner.wait_for(lambda ch, m: m["header"]["msg_type"] == "execute_result"
-                          and m["parent_header"]["msg_id"] == after, timeout=30)
+    await runner.wait_for(
+        lambda ch, m: m["header"]["msg_type"] == "execute_result" and m["parent_header"]["msg_id"] == after,
+        timeout=30,
+    )
 
 
 async def test_input_in_a_cell_the_server_runs_prompts_the_client_that_ran_it(
@@ -241,14 +275,35 @@ async def test_input_in_a_cell_the_server_runs_prompts_the_client_that_ran_it(
     session, room = await notebook_session(path)
     kid = session["kernel"]["id"]
     ws_session = uuid.uuid4().hex
-    mine = KernelWS(await jp_ws_fetch("api", "kernels", kid, "channels",
-                                      params={"session_id": ws_session}, subprotocols=[V1]))
+    mine = KernelWS(
+        await jp_ws_fetch(
+            "api", "kernels", kid, "channels", params={"session_id": ws_session}, subprotocols=[V1]
+        )
+    )
     other = await kernel_ws(kid)
-    await jp_fetch("ltt", "api", "kernels", kid, "stdin", method="PUT",
-                   body=json.dumps({"client_id": "4242", "session_id": ws_session}))
-    await jp_fetch("api", "kernels", kid, "execute", method="POST", body=json.dumps({
-        "document_id": room.room_id, "client_id": 4242,
-        "cells": [{"cell_id": cells[0], "source_hash": _source_hash(source)}]}))
+    await jp_fetch(
+        "ltt",
+        "api",
+        "kernels",
+        kid,
+        "stdin",
+        method="PUT",
+        body=json.dumps({"client_id": "4242", "session_id": ws_session}),
+    )
+    await jp_fetch(
+        "api",
+        "kernels",
+        kid,
+        "execute",
+        method="POST",
+        body=json.dumps(
+            {
+                "document_id": room.room_id,
+                "client_id": 4242,
+                "cells": [{"cell_id": cells[0], "source_hash": _source_hash(source)}],
+            }
+        ),
+    )
     _, prompt = await mine.wait_for(lambda ch, m: ch == "stdin")
     assert prompt["content"]["prompt"] == "Your name? "
     assert prompt["parent_header"]["msg_id"].endswith(f"#{cells[0]}")  # the front end finds the cell

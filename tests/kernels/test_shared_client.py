@@ -6,7 +6,6 @@ import socket
 import time
 
 import psutil
-import pytest
 
 from ltt_ext.kernels.client import SharedKernelClient
 from ltt_ext.kernels.manager import SharedClientMultiKernelManager
@@ -20,8 +19,11 @@ def kernel_ports(jp_serverapp, kid):
 
 
 def zmq_connections_to(ports):
-    return [c for c in psutil.Process().net_connections(kind="tcp")
-            if c.raddr and c.raddr.port in ports and c.status == psutil.CONN_ESTABLISHED]
+    return [
+        c
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.raddr and c.raddr.port in ports and c.status == psutil.CONN_ESTABLISHED
+    ]
 
 
 def displayed(ws, msg_id):
@@ -93,8 +95,8 @@ async def test_a_websocket_that_stops_reading_is_closed_not_buffered_forever(
     stalled = await kernel_ws(kid)
     # Make the second one a consumer that never reads: its server side buffers, up to a limit.
     handler_conns = [
-        r.call.__self__ for r in
-        jp_serverapp.kernel_manager.get_kernel(kid).kernel_client._routes.values()
+        r.call.__self__
+        for r in jp_serverapp.kernel_manager.get_kernel(kid).kernel_client._routes.values()
         if isinstance(getattr(r.call, "__self__", None), SharedClientWebsocketConnection)
     ]
     assert len(handler_conns) == 2
@@ -113,9 +115,7 @@ async def test_a_websocket_that_stops_reading_is_closed_not_buffered_forever(
     assert json.loads(r.body)["connections"] == 1
 
 
-async def test_api_kernels_reports_real_state_activity_and_connections(
-    jp_fetch, start_kernel, kernel_ws
-):
+async def test_api_kernels_reports_real_state_activity_and_connections(jp_fetch, start_kernel, kernel_ws):
     kid = await start_kernel()
 
     async def model():
@@ -155,9 +155,7 @@ async def test_a_websocket_that_connects_mid_run_gets_the_state_at_once(start_ke
     await late.wait_idle(msg_id)
 
 
-async def test_interrupt_restart_and_listeners_attached_once(
-    jp_serverapp, jp_fetch, start_kernel, kernel_ws
-):
+async def test_interrupt_restart_and_listeners_attached_once(jp_serverapp, jp_fetch, start_kernel, kernel_ws):
     kid = await start_kernel()
     km = jp_serverapp.kernel_manager.get_kernel(kid)
     ws = await kernel_ws(kid)

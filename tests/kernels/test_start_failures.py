@@ -12,9 +12,7 @@ from ltt_ext.testing import wait_until
 def write_kernelspec(jp_data_dir, name, argv):
     spec = jp_data_dir / "kernels" / name
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": name, "language": "python"})
-    )
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
     return name
 
 
@@ -40,8 +38,9 @@ async def test_a_kernel_that_dies_at_start_is_created_then_reported_dead(
     # Stock: 201 at once, then the restarter retries and gives up (about 18 s). Before the fix
     # the shared client's connection test waited 120 s and the answer was a 500: this request's
     # 60 s bound failed it.
-    r = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": dying_kernel}),
-                       request_timeout=60)
+    r = await jp_fetch(
+        "api", "kernels", method="POST", body=json.dumps({"name": dying_kernel}), request_timeout=60
+    )
     assert r.code == 201
     kid = json.loads(r.body)["id"]
     assert await wait_until(lambda: kernel_gone_or_dead(jp_fetch, kid), timeout=120, interval=0.5)
@@ -91,8 +90,9 @@ async def test_a_new_kernel_is_nudged_at_upstreams_pace(jp_fetch, silent_kernel)
     # every 10 s (the start then took 10 s more); upstream's websocket nudges every 0.5 s. This
     # kernel exits after three rounds, which ends the start: within this request's 8 s bound only
     # at upstream's pace.
-    r = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": silent_kernel}),
-                       request_timeout=8)
+    r = await jp_fetch(
+        "api", "kernels", method="POST", body=json.dumps({"name": silent_kernel}), request_timeout=8
+    )
     assert r.code == 201
     kid = json.loads(r.body)["id"]
     r = await jp_fetch("api", "kernels", kid, method="DELETE", request_timeout=60)

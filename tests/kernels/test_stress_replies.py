@@ -36,10 +36,24 @@ async def test_replies_never_lost_at_kernel_start(jp_serverapp, jp_fetch, kernel
 
     async def rest(delay):
         await asyncio.sleep(delay)
-        r = await jp_fetch("ltt", "api", "kernels", kid, "execute", method="POST",
-                           body=json.dumps({"code": "2+2", "timeout": 30}))
+        r = await jp_fetch(
+            "ltt",
+            "api",
+            "kernels",
+            kid,
+            "execute",
+            method="POST",
+            body=json.dumps({"code": "2+2", "timeout": 30}),
+        )
         assert json.loads(r.body)["status"] == "ok"
 
-    await asyncio.wait_for(asyncio.gather(
-        ws_info_then_run(), ws_info_then_run(), server_side(0), rest(0.05), server_side(0.1),
-    ), 60)
+    await asyncio.wait_for(
+        asyncio.gather(
+            ws_info_then_run(),
+            ws_info_then_run(),
+            server_side(0),
+            rest(0.05),
+            server_side(0.1),
+        ),
+        60,
+    )

@@ -11,8 +11,14 @@ MSGS = [{"role": "user", "content": "hello"}]
 
 
 def provider(llm, **kw):
-    return OpenAIProvider(model="fake-tutor", base_url=llm.base_url, api_key="k", timeout=kw.pop("timeout", 5),
-                          max_retries=0, **kw)
+    return OpenAIProvider(
+        model="fake-tutor",
+        base_url=llm.base_url,
+        api_key="k",
+        timeout=kw.pop("timeout", 5),
+        max_retries=0,
+        **kw,
+    )
 
 
 async def collect(p):
@@ -80,7 +86,11 @@ async def test_cancel_closes_the_stream(ltt_fake_llm):
 
 async def test_adapts_to_endpoints_refusing_parameters(ltt_fake_llm):
     ltt_fake_llm.script(
-        Reply(mode="error", status=400, error_message="Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens'."),
+        Reply(
+            mode="error",
+            status=400,
+            error_message="Unsupported parameter: 'max_tokens'. Use 'max_completion_tokens'.",
+        ),
         Reply(mode="error", status=400, error_message="unknown field: stream_options"),
         "fine",
     )
@@ -135,12 +145,15 @@ async def collect_with(p, on_wait):
     return [i async for i in p.stream(MSGS, on_wait=on_wait)]
 
 
-@pytest.mark.parametrize("reply,reason", [
-    (Reply(mode="html"), "text/html, not a stream"),
-    (Reply(mode="empty"), "token limit"),
-    (Reply(mode="empty", finish_reason="stop"), "empty answer"),
-    (Reply(text="   \n "), "empty answer"),
-])
+@pytest.mark.parametrize(
+    "reply,reason",
+    [
+        (Reply(mode="html"), "text/html, not a stream"),
+        (Reply(mode="empty"), "token limit"),
+        (Reply(mode="empty", finish_reason="stop"), "empty answer"),
+        (Reply(text="   \n "), "empty answer"),
+    ],
+)
 async def test_an_answer_without_text_is_an_error(ltt_fake_llm, reply, reason):
     ltt_fake_llm.script(reply)
     p = provider(ltt_fake_llm)

@@ -30,7 +30,9 @@ async def post(jp_fetch, what, body):
     return r.code, json.loads(r.body)
 
 
-async def test_offline_tutor_end_to_end(jp_fetch, jp_serverapp, ltt_notebook, ltt_tutor, ltt_fake_llm, kernel_ws):
+async def test_offline_tutor_end_to_end(
+    jp_fetch, jp_serverapp, ltt_notebook, ltt_tutor, ltt_fake_llm, kernel_ws
+):
     from ltt_ext.events import TUTOR_MESSAGE_URI
 
     events = []
@@ -40,8 +42,13 @@ async def test_offline_tutor_end_to_end(jp_fetch, jp_serverapp, ltt_notebook, lt
 
     jp_serverapp.event_logger.add_listener(schema_id=TUTOR_MESSAGE_URI, listener=on_event)
     r = await jp_fetch("ltt", "api", "tutor", "info")
-    assert json.loads(r.body) == {"engine": "builtin", "model": None, "proactive": True, "allow_solutions": False,
-                                  "consent_required": False}
+    assert json.loads(r.body) == {
+        "engine": "builtin",
+        "model": None,
+        "proactive": True,
+        "allow_solutions": False,
+        "consent_required": False,
+    }
     nb = await ltt_notebook("lesson.ipynb", {"a": "greeting = 'hi'", "b": "print(greting)"})
     await nb.run_cell("a")
     await nb.run_cell("b")
@@ -70,16 +77,24 @@ async def test_offline_tutor_end_to_end(jp_fetch, jp_serverapp, ltt_notebook, lt
     ws = await kernel_ws(nb.kernel_id)
     msg_id = ws.execute("1/0", cell_id="b")
     await ws.wait_idle(msg_id)
+
     async def zero_hints():
-        return [h for h in await hints(ltt_tutor, nb.path)
-                if "ZeroDivisionError" in (h.extra.get("error") or {}).get("ename", "")]
+        return [
+            h
+            for h in await hints(ltt_tutor, nb.path)
+            if "ZeroDivisionError" in (h.extra.get("error") or {}).get("ename", "")
+        ]
 
     zero = (await wait_until(zero_hints))[0]
     assert zero.cell_id == "b" and zero.level == 1 and "divis" in zero.text
 
     # the event bus saw every finished message, without its text
     await wait_until(lambda: len([e for e in events if e["kind"] == "hint"]) == 4)
-    assert {(e["role"], e["kind"]) for e in events} >= {("tutor", "hint"), ("learner", "more"), ("tutor", "answer")}
+    assert {(e["role"], e["kind"]) for e in events} >= {
+        ("tutor", "hint"),
+        ("learner", "more"),
+        ("tutor", "answer"),
+    }
     assert all("text" not in e and e["status"] != "streaming" for e in events)
 
 

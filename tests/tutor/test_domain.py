@@ -55,13 +55,19 @@ Learners often reset the accumulator inside the loop body by mistake.
 
 def test_instructor_notes_split_and_redaction():
     assert instructor.candidate_paths("a/b/nb.ipynb", "TUTOR.md") == [
-        "a/b/nb.tutor.md", "a/b/TUTOR.md", "a/TUTOR.md", "TUTOR.md"]
+        "a/b/nb.tutor.md",
+        "a/b/TUTOR.md",
+        "a/TUTOR.md",
+        "TUTOR.md",
+    ]
     n = instructor.parse("TUTOR.md", NOTES)
     assert "running total" in n.guidance and "reset the accumulator" in n.guidance
     assert "secret-line" not in n.guidance and "still secret" not in n.guidance
     assert "teacher-only" not in n.guidance and "teacher-only" in n.secret and "secret-line" in n.secret
     text = "Hint: Learners often reset the accumulator inside the loop body by mistake. Check that."
-    assert "[…]" in instructor.redact_verbatim(text, n) and "accumulator inside" not in instructor.redact_verbatim(text, n)
+    assert "[…]" in instructor.redact_verbatim(
+        text, n
+    ) and "accumulator inside" not in instructor.redact_verbatim(text, n)
     system = prompts.system_prompt(False, n)
     assert "running total" in system and "secret-line" not in system and "Never give" in system
     assert "may show corrected code" in prompts.system_prompt(True, None)
@@ -69,14 +75,18 @@ def test_instructor_notes_split_and_redaction():
 
 def test_context_render_priorities_and_budget():
     ctx = NotebookContext("nb.ipynb")
-    ctx.cells = [Cell("c1", "code", "data = load()\n" + "x" * 5000), Cell("c2", "code", "print(dat)"),
-                 Cell("m", "markdown", "# Title")]
+    ctx.cells = [
+        Cell("c1", "code", "data = load()\n" + "x" * 5000),
+        Cell("c2", "code", "print(dat)"),
+        Cell("m", "markdown", "# Title"),
+    ]
     old = Execution("k", "m0", code="import os", execution_count=1)
     old.add_output("A" * 10_000)
     ctx.record(old)
     ex = Execution("k", "m1", code="print(data[0])", execution_count=2)
-    ex.error = ErrorInfo.from_content({"ename": "TypeError", "evalue": "boom",
-                                       "traceback": ["\x1b[31mTraceback\x1b[0m", "TypeError: boom"]})
+    ex.error = ErrorInfo.from_content(
+        {"ename": "TypeError", "evalue": "boom", "traceback": ["\x1b[31mTraceback\x1b[0m", "TypeError: boom"]}
+    )
     ctx.record(ex)
     full = ctx.render(ex, 10_000)
     assert full.index("print(data[0])") < full.index("Cells it depends on") < full.index("Recent executions")
@@ -94,8 +104,12 @@ def test_text_helpers():
 
 
 def _raw(msg_type, parent="p1", content=None):
-    return [json.dumps({"msg_type": msg_type, "msg_id": "x"}).encode(),
-            json.dumps({"msg_id": parent}).encode(), b"{}", json.dumps(content or {}).encode()]
+    return [
+        json.dumps({"msg_type": msg_type, "msg_id": "x"}).encode(),
+        json.dumps({"msg_id": parent}).encode(),
+        b"{}",
+        json.dumps(content or {}).encode(),
+    ]
 
 
 def test_listener_is_stable_cheap_and_bounded():

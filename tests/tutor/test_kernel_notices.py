@@ -44,6 +44,11 @@ async def test_kernel_death_is_told_to_every_notebook_on_the_kernel(
 
     got = await wait_until(lambda: history(jp_fetch, nb.path))  # stored: a browser opened later sees it
     assert [(m["role"], m["kind"], m["text"][:25]) for m in got] == [
-        ("system", "notice", restarted[:25]), ("system", "notice", "Your kernel died: variabl")]
-    assert [m["text"][:25] for m in await history(jp_fetch, second)] == [restarted[:25], "Your kernel died: variabl"]
+        ("system", "notice", restarted[:25]),
+        ("system", "notice", "Your kernel died: variabl"),
+    ]
+    assert [m["text"][:25] for m in await history(jp_fetch, second)] == [
+        restarted[:25],
+        "Your kernel died: variabl",
+    ]
     assert await history(jp_fetch, other.path) == []

@@ -16,7 +16,9 @@ def jp_server_config(ltt_tutored_server_config):
 
 
 async def ask(jp_fetch, path, text, **extra):
-    r = await jp_fetch("ltt", "api", "tutor", "ask", method="POST", body=json.dumps({"path": path, "text": text, **extra}))
+    r = await jp_fetch(
+        "ltt", "api", "tutor", "ask", method="POST", body=json.dumps({"path": path, "text": text, **extra})
+    )
     assert r.code == 202
     return json.loads(r.body)
 
@@ -52,7 +54,11 @@ async def test_llm_failure_falls_back_to_builtin(jp_fetch, jp_root_dir, ltt_fake
     assert "AI tutor is unavailable" in reply.text and "offline" in reply.text
     assert "never arrives" not in reply.text
     got = await history(jp_fetch, path)
-    assert [(m["role"], m["kind"], m["text"]) for m in got][0] == ("learner", "question", "What is a list comprehension?")
+    assert [(m["role"], m["kind"], m["text"]) for m in got][0] == (
+        "learner",
+        "question",
+        "What is a list comprehension?",
+    )
     assert got[1]["id"] == reply_id and got[1]["text"] == reply.text
     assert len(ltt_fake_llm.requests) == 1  # max_retries=0: one try, then the fallback
 
@@ -69,7 +75,9 @@ async def test_stop_mid_stream(jp_fetch, jp_ws_fetch, jp_root_dir, ltt_fake_llm,
         ev = json.loads(await ws.read_message())
         if ev["type"] == "delta" and ev["id"] == reply_id:
             seen += ev["text"]
-    r = await jp_fetch("ltt", "api", "tutor", "stop", method="POST", body=json.dumps({"path": path, "id": reply_id}))
+    r = await jp_fetch(
+        "ltt", "api", "tutor", "stop", method="POST", body=json.dumps({"path": path, "id": reply_id})
+    )
     assert json.loads(r.body) == {"stopped": True}
     while True:
         ev = json.loads(await ws.read_message())
@@ -82,7 +90,9 @@ async def test_stop_mid_stream(jp_fetch, jp_ws_fetch, jp_root_dir, ltt_fake_llm,
     assert stored.status == "stopped" and stored.text == final["text"]
     await wait_until(lambda: ltt_fake_llm.active == 0, timeout=10)  # the HTTP stream was closed
     # stopping again, or stopping something unknown, is not an error
-    r = await jp_fetch("ltt", "api", "tutor", "stop", method="POST", body=json.dumps({"path": path, "id": reply_id}))
+    r = await jp_fetch(
+        "ltt", "api", "tutor", "stop", method="POST", body=json.dumps({"path": path, "id": reply_id})
+    )
     assert json.loads(r.body) == {"stopped": False}
     ws.close()
 
@@ -102,4 +112,8 @@ async def test_budget_is_enforced_with_a_clear_message(jp_fetch, jp_root_dir, lt
     assert third["reply"]["kind"] == "notice" and "budget" in third["reply"]["text"]
     assert len(ltt_fake_llm.requests) == 1
     # the questions themselves are all kept
-    assert [m["text"] for m in await history(jp_fetch, path) if m["kind"] == "question"] == ["one", "two", "three"]
+    assert [m["text"] for m in await history(jp_fetch, path) if m["kind"] == "question"] == [
+        "one",
+        "two",
+        "three",
+    ]

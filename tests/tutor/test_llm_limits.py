@@ -15,13 +15,16 @@ from ltt_ext.testing import wait_until
 @pytest.fixture
 def jp_server_config(ltt_tutored_server_config):
     tutor = ltt_tutored_server_config["Tutor"]
-    tutor.update(llm_deadline=2.0, concurrency=2, max_answer_chars=300, retry_after_max=5.0,
-                 max_retries=1)  # the default: a 429 used to be retried by the openai client, in silence
+    tutor.update(
+        llm_deadline=2.0, concurrency=2, max_answer_chars=300, retry_after_max=5.0, max_retries=1
+    )  # the default: a 429 used to be retried by the openai client, in silence
     return ltt_tutored_server_config
 
 
 async def ask(jp_fetch, path, text):
-    r = await jp_fetch("ltt", "api", "tutor", "ask", method="POST", body=json.dumps({"path": path, "text": text}))
+    r = await jp_fetch(
+        "ltt", "api", "tutor", "ask", method="POST", body=json.dumps({"path": path, "text": text})
+    )
     assert r.code == 202
     return json.loads(r.body)["reply"]
 
@@ -47,12 +50,14 @@ def notebook(root, name="nb.ipynb"):
 async def test_endless_streams_hit_the_deadline_and_free_their_slots(jp_fetch, jp_root_dir, ltt_fake_llm):
     """Streams that trickle forever (each chunk within Tutor.timeout) took every slot until someone pressed stop."""
     path = notebook(jp_root_dir)
-    ltt_fake_llm.script(*[Reply(text="still thinking ", mode="endless", token_delay=0.2)] * 2, "A real answer.")
+    ltt_fake_llm.script(
+        *[Reply(text="still thinking ", mode="endless", token_delay=0.2)] * 2, "A real answer."
+    )
     stuck = [await ask(jp_fetch, path, f"question {i}") for i in range(2)]  # both concurrency slots
     await ltt_fake_llm.wait_for_requests(2)
 
     for reply in stuck:
-        got = await wait_until(lambda: finished(jp_fetch, path, reply["id"]), timeout=30)
+        got = await wait_until(lambda reply=reply: finished(jp_fetch, path, reply["id"]), timeout=30)
         assert got["status"] == "done" and got["engine"] == "builtin"
         assert "did not finish within 2 s" in got["text"] and "offline tutor" in got["text"]
         assert "still thinking" not in got["text"]
@@ -76,16 +81,22 @@ async def test_an_answer_is_cut_at_max_answer_chars(jp_fetch, jp_root_dir, ltt_f
 async def test_rate_limited_says_busy_then_retries_once(jp_fetch, jp_ws_fetch, jp_root_dir, ltt_fake_llm):
     path = notebook(jp_root_dir)
     ws = await jp_ws_fetch("ltt", "api", "tutor", "stream", params={"path": path})
-    ltt_fake_llm.script(Reply(mode="error", status=429, headers={"Retry-After": "1"}), "Answer after the wait.")
+    ltt_fake_llm.script(
+        Reply(mode="error", status=429, headers={"Retry-After": "1"}), "Answer after the wait."
+    )
     reply = await ask(jp_fetch, path, "help?")
     while True:  # the panel is told while the tutor waits
         ev = json.loads(await asyncio.wait_for(ws.read_message(), 30))
         if ev["type"] == "message" and ev["message"]["kind"] == "notice":
             break
-    assert ev["message"]["text"] == "The tutor is busy, retrying in 1 s…" and ev["message"]["role"] == "system"
+    assert (
+        ev["message"]["text"] == "The tutor is busy, retrying in 1 s…" and ev["message"]["role"] == "system"
+    )
     assert len(ltt_fake_llm.requests) == 1
     got = await wait_until(lambda: finished(jp_fetch, path, reply["id"]), timeout=30)
-    assert got["engine"] == "llm" and got["text"] == "Answer after the wait." and len(ltt_fake_llm.requests) == 2
+    assert (
+        got["engine"] == "llm" and got["text"] == "Answer after the wait." and len(ltt_fake_llm.requests) == 2
+    )
     kinds = [(m["role"], m["kind"]) for m in await history(jp_fetch, path)]
     assert kinds == [("learner", "question"), ("tutor", "answer"), ("system", "notice")]
     ws.close()
@@ -100,10 +111,13 @@ async def test_rate_limited_for_too_long_falls_back_at_once(jp_fetch, jp_root_di
     assert len(ltt_fake_llm.requests) == 1
 
 
-@pytest.mark.parametrize("reply,reason", [
-    (Reply(mode="html"), "answered with text/html, not a stream"),
-    (Reply(mode="empty"), "used up its token limit before writing an answer"),
-])
+@pytest.mark.parametrize(
+    "reply,reason",
+    [
+        (Reply(mode="html"), "answered with text/html, not a stream"),
+        (Reply(mode="empty"), "used up its token limit before writing an answer"),
+    ],
+)
 async def test_an_answer_without_text_falls_back(jp_fetch, jp_root_dir, ltt_fake_llm, reply, reason):
     path = notebook(jp_root_dir)
     ltt_fake_llm.script(reply)

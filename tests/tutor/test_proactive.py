@@ -27,8 +27,10 @@ async def test_proactive_hint_reaches_a_late_subscriber(
     (jp_root_dir / "course").mkdir()
     (jp_root_dir / "course" / "TUTOR.md").write_text(TUTOR_MD)
     ltt_fake_llm.script("Look at **line 2**: is `quantitty` spelled like the name you defined?")
-    nb = await ltt_notebook("course/week1/lesson.ipynb",
-                            {"c1": "price = 3\nquantity = 2", "c2": "x = 1\ntotal = price * quantitty"})
+    nb = await ltt_notebook(
+        "course/week1/lesson.ipynb",
+        {"c1": "price = 3\nquantity = 2", "c2": "x = 1\ntotal = price * quantitty"},
+    )
     await nb.run_cell("c1")
     await nb.run_cell("c2")
 
@@ -38,7 +40,9 @@ async def test_proactive_hint_reaches_a_late_subscriber(
     msgs = await wait_until(done_hints, timeout=60)
     hint = msgs[0]
     assert hint.engine == "llm" and hint.model == "fake-tutor" and hint.level == 1
-    assert hint.cell_id == "c2" and hint.kernel_id == nb.kernel_id  # matched by source: REST runs carry no cell id
+    assert (
+        hint.cell_id == "c2" and hint.kernel_id == nb.kernel_id
+    )  # matched by source: REST runs carry no cell id
     assert "line 2" in hint.text and hint.completion_tokens > 0 and hint.prompt_tokens > 0
 
     # what the LLM saw: the failing cell and the traceback, the objectives, never the solution
@@ -56,21 +60,33 @@ async def test_proactive_hint_reaches_a_late_subscriber(
     hello = json.loads(await ws.read_message())
     assert hello["type"] == "hello" and hello["info"]["engine"] == "llm"
     assert "sk-test" not in json.dumps(hello) and "127.0.0.1" not in json.dumps(hello)
-    assert json.loads(await ws.read_message()) == {"type": "status", "kernel_state": "idle", "thinking": False}
+    assert json.loads(await ws.read_message()) == {
+        "type": "status",
+        "kernel_state": "idle",
+        "thinking": False,
+    }
     got = await history(jp_fetch, nb.path)
     assert [m["kind"] for m in got] == ["hint"] and got[0]["text"] == hint.text
     assert "TUTOR" not in json.dumps(got) and "quantity_secret_42" not in json.dumps(got)
 
     # then it follows live: a question streams to it
     ltt_fake_llm.script("Compare the two spellings.")
-    r = await jp_fetch("ltt", "api", "tutor", "ask", method="POST",
-                       body=json.dumps({"path": nb.path, "text": "why does it fail?", "cell_id": "c2"}))
+    r = await jp_fetch(
+        "ltt",
+        "api",
+        "tutor",
+        "ask",
+        method="POST",
+        body=json.dumps({"path": nb.path, "text": "why does it fail?", "cell_id": "c2"}),
+    )
     assert r.code == 202
     reply_id = json.loads(r.body)["reply"]["id"]
     events = []
     while not (events and events[-1]["type"] == "update" and events[-1]["message"]["id"] == reply_id):
         events.append(json.loads(await ws.read_message()))
-    kinds = [(e["type"], e.get("message", {}).get("kind")) for e in events if e["type"] in ("message", "update")]
+    kinds = [
+        (e["type"], e.get("message", {}).get("kind")) for e in events if e["type"] in ("message", "update")
+    ]
     assert ("message", "question") in kinds and ("message", "answer") in kinds
     deltas = "".join(e["text"] for e in events if e["type"] == "delta" and e["id"] == reply_id)
     assert deltas == "Compare the two spellings." == events[-1]["message"]["text"]

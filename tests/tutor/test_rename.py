@@ -32,18 +32,31 @@ async def test_rename_keeps_history_and_ladder(jp_fetch, ltt_notebook, kernel_ws
     first = (await wait_until(lambda: hints(jp_fetch, "Untitled.ipynb", 1)))[0]
     assert first["level"] == 1
 
-    await jp_fetch("api", "contents", "Untitled.ipynb", method="PATCH", body=json.dumps({"path": "greetings.ipynb"}))
-    await jp_fetch("api", "sessions", nb.session_id, method="PATCH",
-                   body=json.dumps({"path": "greetings.ipynb", "name": "greetings.ipynb"}))
+    await jp_fetch(
+        "api", "contents", "Untitled.ipynb", method="PATCH", body=json.dumps({"path": "greetings.ipynb"})
+    )
+    await jp_fetch(
+        "api",
+        "sessions",
+        nb.session_id,
+        method="PATCH",
+        body=json.dumps({"path": "greetings.ipynb", "name": "greetings.ipynb"}),
+    )
 
     before = await history(jp_fetch, "greetings.ipynb")
     assert [m["id"] for m in before] == [first["id"]] and before[0]["path"] == "greetings.ipynb"
 
     await ws.wait_idle(ws.execute("print(greting)", cell_id="c2"))  # the same error again: one rung up
     second = (await wait_until(lambda: hints(jp_fetch, "greetings.ipynb", 2)))[1]
-    assert second["level"] == 2 and second["path"] == "greetings.ipynb" and "Did you mean `greeting`?" in second["text"]
+    assert (
+        second["level"] == 2
+        and second["path"] == "greetings.ipynb"
+        and "Did you mean `greeting`?" in second["text"]
+    )
 
-    r = await jp_fetch("ltt", "api", "tutor", "more", method="POST", body=json.dumps({"path": "greetings.ipynb"}))
+    r = await jp_fetch(
+        "ltt", "api", "tutor", "more", method="POST", body=json.dumps({"path": "greetings.ipynb"})
+    )
     assert json.loads(r.body)["reply"]["level"] == 3  # "more help" climbs from where the ladder was
 
     with pytest.raises(Exception) as e:  # the old name is gone: nothing to show there

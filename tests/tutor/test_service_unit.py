@@ -44,9 +44,18 @@ def make_tutor(ltt_fake_llm, tmp_path):
     made = []
 
     def make(**kw):
-        kw = {"model": "fake-tutor", "base_url": ltt_fake_llm.base_url, "api_key": "k", "max_retries": 0,
-              "timeout": 5, "db_path": str(tmp_path / f"t{len(made)}.db"), **kw}
-        t = Tutor(workspace=MemoryWorkspace({"nb.ipynb": "{}", "TUTOR.md": "## Solution\nsecret_fix()\n"}), **kw)
+        kw = {
+            "model": "fake-tutor",
+            "base_url": ltt_fake_llm.base_url,
+            "api_key": "k",
+            "max_retries": 0,
+            "timeout": 5,
+            "db_path": str(tmp_path / f"t{len(made)}.db"),
+            **kw,
+        }
+        t = Tutor(
+            workspace=MemoryWorkspace({"nb.ipynb": "{}", "TUTOR.md": "## Solution\nsecret_fix()\n"}), **kw
+        )
         made.append(t)
         return t
 
@@ -71,7 +80,9 @@ async def test_allow_solutions_changes_the_prompt(make_tutor, ltt_fake_llm):
     t = make_tutor(allow_solutions=True)
     _, reply = await t.ask("nb.ipynb", "show me the fix")
     await done(t, reply.id)
-    assert "may show corrected code" in ltt_fake_llm.prompts[0] and "Never give" not in ltt_fake_llm.prompts[0]
+    assert (
+        "may show corrected code" in ltt_fake_llm.prompts[0] and "Never give" not in ltt_fake_llm.prompts[0]
+    )
 
 
 async def test_errors_and_subscribers(make_tutor, ltt_fake_llm):
@@ -110,9 +121,12 @@ async def test_concurrency_limit(make_tutor, ltt_fake_llm):
 
 
 def kernel_msg(msg_type, content, parent="req-1"):
-    return [json.dumps({"msg_type": msg_type, "msg_id": f"{msg_type}-{parent}"}).encode(),
-            json.dumps({"msg_id": parent, "msg_type": "execute_request"}).encode(), b"{}",
-            json.dumps(content).encode()]
+    return [
+        json.dumps({"msg_type": msg_type, "msg_id": f"{msg_type}-{parent}"}).encode(),
+        json.dumps({"msg_id": parent, "msg_type": "execute_request"}).encode(),
+        b"{}",
+        json.dumps(content).encode(),
+    ]
 
 
 async def test_kernel_messages_to_hint_and_more_after_restart(make_tutor, tmp_path):
@@ -121,8 +135,17 @@ async def test_kernel_messages_to_hint_and_more_after_restart(make_tutor, tmp_pa
     listen = t1.listener_for("k1")
     listen("iopub", kernel_msg("status", {"execution_state": "busy"}))
     listen("iopub", kernel_msg("execute_input", {"code": "print(totl)", "execution_count": 1}))
-    listen("iopub", kernel_msg("error", {"ename": "NameError", "evalue": "name 'totl' is not defined",
-                                         "traceback": ["Cell In[1], line 1\n----> 1 print(totl)\n"]}))
+    listen(
+        "iopub",
+        kernel_msg(
+            "error",
+            {
+                "ename": "NameError",
+                "evalue": "name 'totl' is not defined",
+                "traceback": ["Cell In[1], line 1\n----> 1 print(totl)\n"],
+            },
+        ),
+    )
     listen("iopub", kernel_msg("status", {"execution_state": "idle"}))
     for _ in range(300):
         hints = [m for m in await t1.messages("nb.ipynb") if m.kind == "hint" and m.status == "done"]
@@ -145,7 +168,9 @@ async def test_kernel_messages_to_hint_and_more_after_restart(make_tutor, tmp_pa
 async def test_instructor_dir_outside_the_root_steers_the_prompt(make_tutor, ltt_fake_llm, tmp_path):
     notes = tmp_path / "instructor"
     notes.mkdir()
-    (notes / "nb.tutor.md").write_text("## Objectives\nPractise unique-objective-xyz.\n## Model answer\nsecret_fix_2()\n")
+    (notes / "nb.tutor.md").write_text(
+        "## Objectives\nPractise unique-objective-xyz.\n## Model answer\nsecret_fix_2()\n"
+    )
     t = make_tutor(instructor_dir=str(notes))
     _, reply = await t.ask("nb.ipynb", "help?")
     await done(t, reply.id)
@@ -170,7 +195,9 @@ async def test_budgets_survive_a_restart(make_tutor, ltt_fake_llm, tmp_path):
     assert len(ltt_fake_llm.requests) == 1
 
 
-async def test_an_answer_finished_while_the_store_is_locked_is_stored_later(make_tutor, ltt_fake_llm, tmp_path):
+async def test_an_answer_finished_while_the_store_is_locked_is_stored_later(
+    make_tutor, ltt_fake_llm, tmp_path
+):
     import sqlite3
 
     db = str(tmp_path / "locked.db")

@@ -25,15 +25,22 @@ def jp_server_config(ltt_tutored_server_config):
     return ltt_tutored_server_config
 
 
-async def test_locked_store_gives_503_and_the_server_stays_responsive(jp_fetch, jp_root_dir, ltt_tutor_config):
+async def test_locked_store_gives_503_and_the_server_stays_responsive(
+    jp_fetch, jp_root_dir, ltt_tutor_config
+):
     nbformat.write(nbformat.v4.new_notebook(), jp_root_dir / "nb.ipynb")
     body = json.dumps({"path": "nb.ipynb", "text": "hello?"})
     r = await jp_fetch("ltt", "api", "tutor", "ask", method="POST", body=body)
     assert r.code == 202  # the store works
 
     holder = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLD_LOCK, ltt_tutor_config["db_path"],
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        HOLD_LOCK,
+        ltt_tutor_config["db_path"],
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
     try:
         assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"locked\n"
         ask = asyncio.ensure_future(jp_fetch("ltt", "api", "tutor", "ask", method="POST", body=body))
@@ -50,4 +57,7 @@ async def test_locked_store_gives_503_and_the_server_stays_responsive(jp_fetch, 
     r = await jp_fetch("ltt", "api", "tutor", "ask", method="POST", body=body)
     assert r.code == 202  # the lock is gone: back to normal
     r = await jp_fetch("ltt", "api", "tutor", "history", params={"path": "nb.ipynb"})
-    assert [m["text"] for m in json.loads(r.body)["messages"] if m["kind"] == "question"] == ["hello?", "hello?"]
+    assert [m["text"] for m in json.loads(r.body)["messages"] if m["kind"] == "question"] == [
+        "hello?",
+        "hello?",
+    ]
