@@ -35,12 +35,14 @@ module.exports = {
     '!src/**/.ipynb_checkpoints/*'
   ],
   coverageReporters: ['lcov', 'text'],
-  // Floors the current tests meet (`jlpm test` fails below them); the chat model's own is higher.
+  // Floors the current tests meet (`jlpm test` fails below them): the chat model's own, and
+  // one for the other files together (Jest leaves model.ts out of "global").
   coverageThreshold: {
-    global: { lines: 50, statements: 49, branches: 43, functions: 43 },
-    './src/model.ts': { lines: 85, branches: 80 }
+    './src/model.ts': { lines: 88, statements: 88, branches: 82 },
+    global: { lines: 63, statements: 62, branches: 52, functions: 54 }
   },
   reporters: ['default'],
+  setupFiles: [...baseConfig.setupFiles, '<rootDir>/jest.setup.js'],
   testRegex: 'src/.*/.*.spec.ts[x]?$',
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]
 };

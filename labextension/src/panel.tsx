@@ -25,7 +25,8 @@ import StopIcon from '@mui/icons-material/Stop';
 import * as React from 'react';
 
 import { ITutorInfo, ITutorMessage, TutorClient } from './api';
-import { TRANSLATION_DOMAIN, TutorChatModel } from './model';
+import { TRANSLATION_DOMAIN } from './i18n';
+import { TutorChatModel } from './model';
 import { LocalOnlySanitizer } from './sanitizer';
 import { TutorPreferences } from './settings';
 

@@ -94,11 +94,20 @@ export class TutorPreferences {
     return this._changed;
   }
 
-  /** Record the learner's consent (in the user's settings when there are settings). */
+  /**
+   * Record the learner's consent (in the user's settings when there are settings). The new
+   * value holds at once; if the settings cannot be saved, the previous one comes back.
+   */
   async setConsent(value: boolean): Promise<void> {
+    const before = this._values;
+    this._update({ ...before, shareNotebook: value });
     if (this._settings) {
-      // The registry's `changed` signal brings the new value back through _load().
-      await this._settings.set('shareNotebook', value);
+      try {
+        await this._settings.set('shareNotebook', value);
+      } catch (reason) {
+        console.error('ltt-ext: could not save the consent.', reason);
+        this._update(before);
+      }
       return;
     }
     try {
@@ -106,7 +115,6 @@ export class TutorPreferences {
     } catch {
       /* private mode: consent lasts for this page only */
     }
-    this._update({ ...this._values, shareNotebook: value });
   }
 
   /**

@@ -10,6 +10,8 @@ runs, whether or not a browser is attached.
 
 from __future__ import annotations
 
+import asyncio
+
 from jupyter_server_documents.rooms.ynotebook_room import YNotebookRoom, _ExecutionItem
 from jupyter_server_documents.rooms.yroom_manager import YRoomManager
 
@@ -72,6 +74,17 @@ class SharedClientNotebookRoom(YNotebookRoom):
         if not self._shared():
             return await super()._fetch_kernel_info()
         self._shell_confirmed = await self._kernel_client.wait_for_connection_ready(timeout=30.0)
+
+    # jupyter-server-documents registers these coroutine functions as the kernel manager's restart
+    # callbacks, which jupyter_client calls without awaiting ("never awaited"). On the shared client
+    # there is nothing to reconnect after a restart; a kernel that is dead for good detaches.
+    def _on_kernel_restart(self):  # type: ignore[override]
+        if not self._shared():
+            return asyncio.ensure_future(super()._on_kernel_restart())
+        return None
+
+    def _on_kernel_dead(self):  # type: ignore[override]
+        return asyncio.ensure_future(self.disconnect_kernel())
 
     async def disconnect_kernel(self) -> None:
         km = self._kernel_manager

@@ -38,7 +38,7 @@ RoomResolver = t.Callable[[str], t.Awaitable[None]]
 class _CellRun:
     """What the writer knows about one execution of one cell."""
 
-    __slots__ = ("room", "ycell", "cell_id", "clear_pending", "started")
+    __slots__ = ("room", "ycell", "cell_id", "clear_pending", "started", "execution_count")
 
     def __init__(self, room, ycell: Map, cell_id: str):
         self.room = room
@@ -46,6 +46,7 @@ class _CellRun:
         self.cell_id = cell_id
         self.clear_pending = False
         self.started = False
+        self.execution_count: int | None = None
 
 
 class _DisplayTarget(t.NamedTuple):
@@ -192,11 +193,16 @@ class KernelNotebookWriter:
                         del ycell["outputs"][:]
                         self.displays.forget_cell(run.room, run.cell_id)
                         run.started = True
-                    ycell["execution_count"] = msg.content.get("execution_count")
+                    # The count is written when the run ends, with its idle state: JupyterLab marks a
+                    # cell idle (prompt [n] instead of [*]) as soon as its count changes.
+                    run.execution_count = msg.content.get("execution_count")
                     ycell["execution_state"] = "running"
             elif msg_type == "status":
                 if msg.content.get("execution_state") == "idle":
-                    ycell["execution_state"] = "idle"
+                    with ycell.doc.transaction():
+                        if run.started:
+                            ycell["execution_count"] = run.execution_count
+                        ycell["execution_state"] = "idle"
                     self.runs[msg.parent_msg_id] = None  # done: late messages are dropped
             elif msg_type == "clear_output":
                 if msg.content.get("wait"):
@@ -264,6 +270,8 @@ class KernelNotebookWriter:
         for run in self.runs.values():
             if run is not None:
                 try:
+                    if run.started:
+                        run.ycell["execution_count"] = run.execution_count
                     run.ycell["execution_state"] = "idle"
                 except Exception:
                     pass
@@ -308,6 +316,10 @@ class NotebookWriter:
         writer = self._writers.get(kernel_id)
         if writer is not None:
             writer.finish_all()
+
+    def kernel_died(self, kernel_id: str, restarting: bool) -> None:
+        # The cell that was running will never get its idle status: it stops running now.
+        self.kernel_restarted(kernel_id)
 
     def attach_room(self, kernel_id: str, room) -> None:
         rooms = self.listener_for(kernel_id).rooms

@@ -115,7 +115,10 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
 
     def _send_current_state(self) -> None:
         state = self.kernel_manager.execution_state
-        if not state or state == "unknown":
+        # Not "restarting": JupyterLab reconnects when told so, and hearing it again on the new
+        # connection reads as a second death (a second dialog); the restarted kernel's own
+        # status reaches this websocket as soon as it is up.
+        if not state or state in ("unknown", "restarting"):
             return
         session = self.client.session
         msg = session.msg("status", content={"execution_state": state})

@@ -1,5 +1,6 @@
 """The kernel as a learner sees it, in a real browser: `input()` / `getpass()` in notebook cells
-(issue 8 item 2) in JupyterLab and Notebook 7, and a kernel that dies mid-run (issue 9 item 1).
+(issue 8 item 2) in JupyterLab and Notebook 7, a running cell's `[*]` prompt, and a kernel that
+dies mid-run (issue 9 item 1).
 
 Real parts only: a `jupyter lab` / Notebook 7 subprocess on 127.0.0.1 with ltt-ext (conftest.py),
 real ipykernel kernels, Debian's headless Chromium through Playwright. Every wait is bounded and
@@ -14,7 +15,6 @@ import time
 
 import psutil
 import pytest
-
 from test_tutor_panel import PANEL, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]

@@ -11,7 +11,7 @@ import urllib.error
 
 import pytest
 from conftest import LabServer
-from test_tutor_panel import CHAT, PANEL, expect, open_notebook, run_all
+from test_tutor_panel import CHAT, PANEL, ask, expect, open_notebook, run_all, tutor_messages
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -141,6 +141,44 @@ def test_the_newest_message_is_fully_in_view(lab, fake_llm, open_browser):
     }""", CHAT)
     assert "END-OF-HINT" in hidden["text"] and hidden["tall"] < hidden["view"], hidden
     assert hidden["hidden"] <= 1, f"{hidden['hidden']:.0f} px of the newest message are below the fold"
+
+
+# -- consent required -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab_consent(tmp_path_factory, fake_llm):
+    server = LabServer(tmp_path_factory.mktemp("lab-consent"), fake_llm.llm.base_url,
+                       ["--Tutor.consent_required=True", "--Tutor.proactive=False"])
+    yield server
+    server.stop()
+
+
+def test_the_panel_checkbox_is_the_users_consent(lab_consent, fake_llm, open_browser):
+    """The panel's checkbox saves the consent in the user's settings; only then does the LLM answer."""
+    lab = lab_consent
+    put_settings(lab, {})
+    fake_llm.reset(default_reply="CONSENTED-ANSWER: look where y is set.")
+    path = lab.write_notebook("consent.ipynb", ["x = 1"])
+    page = open_notebook(open_browser(), lab, path)
+    box = page.locator(f"{PANEL} .ltt-Consent input[type=checkbox]")
+    expect(box).not_to_be_checked()
+
+    ask(page, "Without consent?")
+    expect(page.locator(f"{CHAT} .ltt-Badge-streaming")).to_have_count(0, timeout=60_000)
+    wait_for(lambda: len([m for m in lab.history(path) if m["role"] == "tutor"]) == 1, what="offline answer")
+    assert not fake_llm.llm.requests, "notebook content went to the LLM without consent"
+
+    box.check()
+    wait_for(lambda: user_settings(lab).get("shareNotebook") is True, what="consent saved in the settings")
+    ask(page, "With consent?")
+    expect(tutor_messages(page).filter(has_text="CONSENTED-ANSWER")).to_have_count(1, timeout=60_000)
+    assert fake_llm.llm.requests
+
+    # A new browser (another machine) finds the consent in the user's settings.
+    page2 = open_notebook(open_browser(), lab, path)
+    expect(page2.locator(f"{PANEL} .ltt-Consent input[type=checkbox]")).to_be_checked(timeout=30_000)
+    put_settings(lab, {})
 
 
 # -- the tutor turned off ------------------------------------------------------------------------

@@ -325,3 +325,25 @@ async def test_a_console_run_logs_no_warning_per_output(capsys, start_kernel, ke
     assert len(text.splitlines()) == 300
     warnings = [line for line in capsys.readouterr().err.splitlines() if "[W " in line or "WARNING" in line]
     assert not [w for w in warnings if kid in w], warnings[:5]
+
+
+async def test_a_kernel_death_ends_the_running_cell_in_the_notebook(
+    jp_serverapp, jp_root_dir, make_notebook, notebook_session, kernel_ws
+):
+    from ltt_ext.testing import wait_for_cell
+
+    path, cells = make_notebook(["import time; time.sleep(60)"])
+    session, room = await notebook_session(path)
+    kid = session["kernel"]["id"]
+    ws = await kernel_ws(kid)
+    msg_id = ws.execute("import time; time.sleep(60)", cell_id=cells[0])
+    await wait_until(lambda: ws.replies_to(msg_id, "execute_input"))
+    ycell = next(c for c in (await room.get_jupyter_ydoc()).ycells if c["id"] == cells[0])
+    await wait_until(lambda: ycell.get("execution_state") == "running")
+    os.kill(jp_serverapp.kernel_manager.get_kernel(kid).provisioner.process.pid, signal.SIGKILL)
+    await wait_until(lambda: ycell.get("execution_state") == "idle", timeout=30)
+    cell = await wait_for_cell(jp_root_dir, path, 0, lambda c: c.get("execution_count") is not None)
+    assert cell.execution_count == 1  # the run is over and stays recorded as it was
+    km = jp_serverapp.kernel_manager.get_kernel(kid)
+    # Let the automatic restart finish: jupyter_client cannot shut a kernel down mid-restart.
+    await wait_until(lambda: km.ready.done() and km.execution_state == "idle", timeout=60)

@@ -78,6 +78,22 @@ describe('TutorPreferences', () => {
     expect(storage.getItem(LEGACY_CONSENT_KEY)).toBeNull();
   });
 
+  it('takes a consent back when the settings cannot be saved', async () => {
+    const prefs = new TutorPreferences({ storage: null });
+    const settings = new FakeSettings();
+    await prefs.attach(asSettings(settings));
+    settings.set = async () => {
+      throw new Error('read-only settings');
+    };
+    const seen: boolean[] = [];
+    prefs.changed.connect((_, v) => seen.push(v.shareNotebook));
+    const error = jest.spyOn(console, 'error').mockImplementation(() => 0);
+    await prefs.setConsent(true);
+    expect(seen).toEqual([true, false]);
+    expect(prefs.consent).toBe(false);
+    error.mockRestore();
+  });
+
   it('moves a consent from local storage into the settings once', async () => {
     const storage = memoryStorage({ [LEGACY_CONSENT_KEY]: 'yes' });
     const prefs = new TutorPreferences({ storage });
