@@ -3,16 +3,22 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-deps test-upstream bench lint-py lint-js
+.PHONY: lab test test-deps test-upstream bench lint lint-py lint-js
 
 ## Install ltt-ext and run a tutored JupyterLab (built-in tutor engine unless an LLM is configured).
 lab:
 	$(PIP) install .
 	$(PYTHON) -m jupyterlab $(ROOT_FLAG) $(LAB_ARGS)
 
-## Install everything the tests need (Python, npm through jlpm, Debian's chromium) and run the full suite.
-test: test-deps
-	$(PYTHON) -m pytest -ra $(PYTEST_ARGS)
+## Install everything the tests need (Python, npm through jlpm, Debian's chromium) and run the full suite:
+## the house rules first (they fail in seconds), then every test with the coverage floor, then Jupyter
+## Server's own tests against ltt-ext.
+test: test-deps lint
+	$(PYTHON) -m pytest -ra --cov --cov-report=term $(PYTEST_ARGS)
+	$(PYTHON) tests/upstream/run.py $(UPSTREAM_ARGS)
+
+## Lint, format, type checks and the front end's unit tests.
+lint: lint-py lint-js
 
 ## Jupyter Server's own kernel/session/websocket/API/gateway tests against ltt-ext (the installed
 ## jupyter_server's sdist is fetched once into build/upstream/; allow-list: tests/upstream/allowlist.txt).

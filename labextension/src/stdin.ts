@@ -7,7 +7,10 @@
  * cell id at the end of the request's msg id. The prompt box is JupyterLab's own, in the
  * cell's output area, exactly as for a cell JupyterLab runs itself.
  */
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
 import { CodeCell } from '@jupyterlab/cells';
 import { URLExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -30,7 +33,12 @@ async function routeStdin(
   kernel: Kernel.IKernelConnection,
   clientId: string
 ): Promise<void> {
-  const url = URLExt.join(settings.baseUrl, 'ltt/api/kernels', kernel.id, 'stdin');
+  const url = URLExt.join(
+    settings.baseUrl,
+    'ltt/api/kernels',
+    kernel.id,
+    'stdin'
+  );
   const response = await ServerConnection.makeRequest(
     url,
     {
@@ -44,7 +52,10 @@ async function routeStdin(
   }
 }
 
-function watchNotebook(panel: NotebookPanel, settings: ServerConnection.ISettings): void {
+function watchNotebook(
+  panel: NotebookPanel,
+  settings: ServerConnection.ISettings
+): void {
   let watched: Kernel.IKernelConnection | null = null;
 
   const onMessage = (
@@ -92,7 +103,10 @@ function watchNotebook(panel: NotebookPanel, settings: ServerConnection.ISetting
     try {
       await routeStdin(settings, kernel, String(awareness.clientID));
     } catch (err) {
-      console.warn('ltt-ext: input() prompts will not reach this notebook:', err);
+      console.warn(
+        'ltt-ext: input() prompts will not reach this notebook:',
+        err
+      );
     }
   };
 

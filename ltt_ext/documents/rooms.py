@@ -78,12 +78,12 @@ class SharedClientNotebookRoom(YNotebookRoom):
     # jupyter-server-documents registers these coroutine functions as the kernel manager's restart
     # callbacks, which jupyter_client calls without awaiting ("never awaited"). On the shared client
     # there is nothing to reconnect after a restart; a kernel that is dead for good detaches.
-    def _on_kernel_restart(self):  # type: ignore[override]
+    def _on_kernel_restart(self):
         if not self._shared():
             return asyncio.ensure_future(super()._on_kernel_restart())
         return None
 
-    def _on_kernel_dead(self):  # type: ignore[override]
+    def _on_kernel_dead(self):
         return asyncio.ensure_future(self.disconnect_kernel())
 
     async def disconnect_kernel(self) -> None:

@@ -87,9 +87,7 @@ async def test_closing_every_websocket_mid_run_loses_nothing(
     assert cell.execution_count == 1
 
 
-async def test_a_running_cell_shows_running_then_its_count(
-    jp_fetch, make_notebook, notebook_session
-):
+async def test_a_running_cell_shows_running_then_its_count(jp_fetch, make_notebook, notebook_session):
     # JupyterLab marks a cell idle ([n] instead of [*]) as soon as its count changes, so the count
     # comes with the end of the run, as jupyter-server-documents writes it.
     path, cells = make_notebook(["import time\nprint('started', flush=True)\ntime.sleep(3)"])

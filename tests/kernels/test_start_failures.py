@@ -97,4 +97,3 @@ async def test_a_new_kernel_is_nudged_at_upstreams_pace(jp_fetch, silent_kernel)
     kid = json.loads(r.body)["id"]
     r = await jp_fetch("api", "kernels", kid, method="DELETE", request_timeout=60)
     assert r.code == 204
-
