@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from jupyter_core.utils import ensure_async
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.gateway.gateway_client import GatewayClient
 from jupyter_server.gateway.managers import GatewayMappingKernelManager
@@ -14,7 +13,6 @@ from traitlets import Type
 from traitlets.config import Config, LoggingConfigurable
 from traitlets.utils.importstring import import_item
 
-from . import __version__
 from .documents.rooms import SharedClientYRoomManager
 from .documents.writer import NotebookWriter
 from .handlers.execute import execute_handlers
@@ -29,9 +27,7 @@ GATEWAY_SESSION_MANAGER = "jupyter_server.gateway.managers.GatewaySessionManager
 GATEWAY_WEBSOCKET_CONNECTION = "jupyter_server.gateway.connections.GatewayWebSocketConnection"
 # What jupyter-server-documents (linked before us) puts in ServerApp's config, for local kernels.
 DOCUMENTS_SESSION_MANAGER = "jupyter_server_documents.session_manager.YDocSessionManager"
-DOCUMENTS_WEBSOCKET_CONNECTION = (
-    "jupyter_server_documents.websocket_connection.KernelWebsocketConnection"
-)
+DOCUMENTS_WEBSOCKET_CONNECTION = "jupyter_server_documents.websocket_connection.KernelWebsocketConnection"
 
 
 def _dotted(cls: type) -> str:
@@ -110,7 +106,7 @@ class LttExtApp(ExtensionApp):
 
     gateway_url: str | None = None
 
-    def _link_jupyter_server_extension(self, serverapp):
+    def _link_jupyter_server_extension(self, serverapp) -> None:
         super()._link_jupyter_server_extension(serverapp)  # loads our config first
         self._overridden: dict[str, list[str]] = {}
         self.gateway_url = _configured_gateway(serverapp)
@@ -137,16 +133,18 @@ class LttExtApp(ExtensionApp):
         # section outranks it. A user's value in that section is kept.
         section = SharedClientMultiKernelManager.__name__
         if "kernel_manager_class" not in serverapp.config.get(section, {}):
-            c[section].kernel_manager_class = (
-                SharedClientMultiKernelManager.kernel_manager_class.default_value
-            )
+            per_kernel = SharedClientMultiKernelManager.kernel_manager_class.default_value
+            c[section].kernel_manager_class = per_kernel
             for parent in ("MappingKernelManager", "AsyncMappingKernelManager"):
                 value = serverapp.config.get(parent, {}).get("kernel_manager_class")
                 if value is not None:
                     self.log.warning(
                         "ltt_ext: %s.kernel_manager_class=%s is not used: ltt-ext's kernels need "
                         "its own per-kernel manager (set %s.kernel_manager_class to a subclass "
-                        "of SharedClientKernelManager instead).", parent, value, section,
+                        "of SharedClientKernelManager instead).",
+                        parent,
+                        value,
+                        section,
                     )
         serverapp.update_config(c)
         # Extensions that link after us (alphabetically: nextgen_kernels_api among them) may set
@@ -159,8 +157,9 @@ class LttExtApp(ExtensionApp):
             return
         other = _dotted(change.new) if isinstance(change.new, type) else str(change.new)
         package = other.split(".", 1)[0]  # an extension's classes live in its own package
-        self.log.debug("ltt_ext: %s set ServerApp.%s=%s; keeping %s",
-                       package, change.name, other, _dotted(ours))
+        self.log.debug(
+            "ltt_ext: %s set ServerApp.%s=%s; keeping %s", package, change.name, other, _dotted(ours)
+        )
         self._overridden.setdefault(package, []).append(f"ServerApp.{change.name}")
         setattr(change.owner, change.name, ours)
 
@@ -180,6 +179,7 @@ class LttExtApp(ExtensionApp):
         serverapp.update_config(c)
 
     def _extension_app(self, name: str):
+        assert self.serverapp is not None  # called once linked to the server
         package = self.serverapp.extension_manager.extensions.get(name)
         if package is None or not package.enabled:
             return None
@@ -197,7 +197,10 @@ class LttExtApp(ExtensionApp):
             self.log.warning(
                 "ltt_ext: extension %s set %s after ltt-ext linked; ltt-ext kept its own "
                 "(it replaces %s). Disable it: jupyter server extension disable %s",
-                package, ", ".join(dict.fromkeys(settings)), package, package,
+                package,
+                ", ".join(dict.fromkeys(settings)),
+                package,
+                package,
             )
         mkm = self.serverapp.kernel_manager
         self.kernel_hub = mkm if isinstance(mkm, SharedClientMultiKernelManager) else None
@@ -206,7 +209,8 @@ class LttExtApp(ExtensionApp):
                 "ltt_ext: kernels run on the gateway %s; Jupyter Server's %s, %s and %s stay in "
                 "force. The notebook writer and the tutor's hints on errors need local kernels "
                 "and are off; the tutor chat works.",
-                self.gateway_url, _dotted(type(mkm)),
+                self.gateway_url,
+                _dotted(type(mkm)),
                 _dotted(type(self.serverapp.session_manager)),
                 _dotted(self.serverapp.kernel_websocket_connection_class),
             )
@@ -227,7 +231,8 @@ class LttExtApp(ExtensionApp):
             self.log.error(
                 "ltt_ext: %s is required (enabled, with ltt-ext's room manager); found %s. "
                 "Executions will not reach notebook documents.",
-                DOCUMENTS_EXTENSION, _dotted(type(rooms)) if rooms is not None else "nothing",
+                DOCUMENTS_EXTENSION,
+                _dotted(type(rooms)) if rooms is not None else "nothing",
             )
 
         from .workspace import ServerWorkspace
@@ -253,11 +258,11 @@ class LttExtApp(ExtensionApp):
         self.handlers.extend(execute_handlers)
         self.handlers.extend(stdin_handlers)
         self.handlers.extend(tutor_handlers)
-        if self.kernel_hub is not None and not replace_documents_execute_handler(
-            self.serverapp.web_app
-        ):
-            self.log.warning("ltt_ext: jupyter-server-documents' execute route not found; "
-                             "input() in notebook cells it runs will not prompt.")
+        if self.kernel_hub is not None and not replace_documents_execute_handler(self.serverapp.web_app):
+            self.log.warning(
+                "ltt_ext: jupyter-server-documents' execute route not found; "
+                "input() in notebook cells it runs will not prompt."
+            )
 
     async def _start_jupyter_server_extension(self, serverapp):
         await super()._start_jupyter_server_extension(serverapp)
@@ -277,6 +282,7 @@ class LttExtApp(ExtensionApp):
         fileids = self.settings.get("file_id_manager")
         if rooms is None or fileids is None:
             return
+        assert self.serverapp is not None  # the server is running
         km = self.serverapp.kernel_manager.get_kernel(kernel_id)
         # The same kernel -> notebooks lookup the tutor uses (ltt_ext.workspace).
         for path in await self.workspace.kernel_paths(kernel_id):

@@ -33,9 +33,12 @@ def stop(proc):
 
 
 def api(base, token, path, method="GET", body=None):
-    req = urllib.request.Request(f"{base}{path}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Authorization": f"token {token}"})
+    req = urllib.request.Request(
+        f"{base}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"token {token}"},
+    )
     with urllib.request.urlopen(req, timeout=90) as r:
         return r.status, json.loads(r.read() or b"null")
 
@@ -46,14 +49,25 @@ class Server:
         (self.dir / "root").mkdir(parents=True)
         self.port, self.token = free_port(), uuid.uuid4().hex
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(self.dir / "runtime"),
-               "JUPYTER_DATA_DIR": str(self.dir / "data")}
+        env = {
+            **os.environ,
+            "JUPYTER_RUNTIME_DIR": str(self.dir / "runtime"),
+            "JUPYTER_DATA_DIR": str(self.dir / "data"),
+        }
         env.pop("JUPYTER_GATEWAY_URL", None)
-        args = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={self.port}",
-                "--ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
-                f"--ServerApp.root_dir={self.dir / 'root'}",
-                f"--BaseFileIdManager.db_path={self.dir / 'fileid.db'}",
-                f"--Tutor.db_path={self.dir / 'tutor.db'}", *extra]
+        args = [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            f"--port={self.port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.dir / 'root'}",
+            f"--BaseFileIdManager.db_path={self.dir / 'fileid.db'}",
+            f"--Tutor.db_path={self.dir / 'tutor.db'}",
+            *extra,
+        ]
         if os.geteuid() == 0:
             args.append("--allow-root")
         self.log = open(self.dir / "server.log", "w+")
@@ -63,10 +77,10 @@ class Server:
             try:
                 urllib.request.urlopen(f"{self.base}/api/status?token={self.token}", timeout=2)
                 return
-            except OSError:
+            except OSError as e:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"{name} did not start:\n{self.output()}")
+                    raise RuntimeError(f"{name} did not start:\n{self.output()}") from e
                 time.sleep(0.2)
 
     def output(self) -> str:
@@ -89,8 +103,9 @@ def gateway_pair(tmp_path):
     try:
         gateway = Server(tmp_path, "gateway")
         started.append(gateway)
-        server = Server(tmp_path, "server", f"--gateway-url={gateway.base}",
-                        f"--GatewayClient.auth_token={gateway.token}")
+        server = Server(
+            tmp_path, "server", f"--gateway-url={gateway.base}", f"--GatewayClient.auth_token={gateway.token}"
+        )
         started.append(server)
         yield gateway, server
     finally:
@@ -103,18 +118,38 @@ def run_over_json_websocket(server, kid, code):
     subprotocol: what the gateway client itself speaks); return the stream text."""
     from websocket import create_connection  # websocket-client, a jupyter_server dependency
 
-    ws = create_connection(f"{server.base.replace('http', 'ws')}/api/kernels/{kid}/channels"
-                           f"?token={server.token}&session_id={uuid.uuid4().hex}", timeout=90)
+    ws = create_connection(
+        f"{server.base.replace('http', 'ws')}/api/kernels/{kid}/channels"
+        f"?token={server.token}&session_id={uuid.uuid4().hex}",
+        timeout=90,
+    )
     try:
         msg_id = uuid.uuid4().hex
-        ws.send(json.dumps({
-            "channel": "shell",
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": uuid.uuid4().hex,
-                       "username": "", "version": "5.3", "date": "2026-01-01T00:00:00Z"},
-            "parent_header": {}, "metadata": {},
-            "content": {"code": code, "silent": False, "store_history": True,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        ws.send(
+            json.dumps(
+                {
+                    "channel": "shell",
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "session": uuid.uuid4().hex,
+                        "username": "",
+                        "version": "5.3",
+                        "date": "2026-01-01T00:00:00Z",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": True,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         text = ""
         while True:
             msg = json.loads(ws.recv())
@@ -145,9 +180,11 @@ def test_gateway_classes_stay_in_force_and_kernels_run_remotely(gateway_pair):
     assert server.api(f"/api/kernels/{kid}", "DELETE")[0] == 204
     assert kid not in [k["id"] for k in gateway.api("/api/kernels")[1]]
 
-    code, session = server.api("/api/sessions", "POST", {
-        "path": "lesson.ipynb", "name": "lesson.ipynb", "type": "notebook",
-        "kernel": {"name": "python3"}})
+    code, session = server.api(
+        "/api/sessions",
+        "POST",
+        {"path": "lesson.ipynb", "name": "lesson.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    )
     assert code == 201
     assert session["kernel"]["id"] in [k["id"] for k in gateway.api("/api/kernels")[1]]
     assert server.api(f"/api/sessions/{session['id']}", "DELETE")[0] == 204

@@ -19,9 +19,7 @@ def jp_server_config(jp_server_config):
     return jp_server_config
 
 
-async def test_ltt_ext_classes_win_and_the_extension_to_disable_is_named(
-    capsys, jp_serverapp, jp_fetch
-):
+async def test_ltt_ext_classes_win_and_the_extension_to_disable_is_named(capsys, jp_serverapp, jp_fetch):
     # capsys is requested first, so it holds what the server logged while starting.
     err = capsys.readouterr().err
     assert "nextgen_kernels_api" in jp_serverapp.extension_manager.extensions

@@ -12,16 +12,15 @@ from __future__ import annotations
 import asyncio
 import typing as t
 
+from jupyter_server._tz import utcnow
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from nextgen_kernels_api.services.kernels.kernelmanager import (
     KernelManager as NextgenKernelManager,
 )
 from nextgen_kernels_api.services.kernels.kernelmanager import (
     MultiKernelManager as NextgenMultiKernelManager,
 )
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from traitlets import DottedObjectName, Type
-
-from jupyter_server._tz import utcnow
 
 from .client import SharedKernelClient
 
@@ -159,8 +158,9 @@ class SharedClientKernelManager(NextgenKernelManager):
         """Upstream tells every websocket ``restarting`` (or ``dead``) from its restart
         callbacks; with one shared client that is ours to do, for every listener."""
         state = "restarting" if restarting else "dead"
-        self.log.warning("Kernel %s died; %s", self.kernel_id,
-                         "restarting it" if restarting else "restarts exhausted")
+        self.log.warning(
+            "Kernel %s died; %s", self.kernel_id, "restarting it" if restarting else "restarts exhausted"
+        )
         self.execution_state = state
         self.last_activity = utcnow()
         if self.kernel_client is not None:
@@ -184,7 +184,7 @@ class SharedClientMultiKernelManager(NextgenMultiKernelManager):
         help="The per-kernel manager class (keep a subclass of SharedClientKernelManager).",
     )
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._consumers: list[KernelConsumer] = []
 

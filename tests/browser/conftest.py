@@ -41,7 +41,8 @@ DOCS = REPO / "docs"
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "browser: drives a real JupyterLab in headless Chromium (needs /usr/bin/chromium)")
+        "markers", "browser: drives a real JupyterLab in headless Chromium (needs /usr/bin/chromium)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -84,9 +85,10 @@ class FakeLLMServer:
     """The tutor engineer's fake OpenAI-compatible app (ltt_ext.pytest_plugin) on its own loop."""
 
     def __init__(self):
-        from ltt_ext.pytest_plugin import FakeLLM, fake_llm_app
         from tornado.httpserver import HTTPServer
         from tornado.netutil import bind_sockets
+
+        from ltt_ext.pytest_plugin import FakeLLM, fake_llm_app
 
         self.llm = FakeLLM()
         sockets = bind_sockets(0, "127.0.0.1")
@@ -203,19 +205,34 @@ class LabServer:
         self.url = f"http://127.0.0.1:{self.port}"
         settings_dir = tmp / "app-settings"
         settings_dir.mkdir()
-        (settings_dir / "overrides.json").write_text(json.dumps({
-            "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
-        }))
+        (settings_dir / "overrides.json").write_text(
+            json.dumps(
+                {
+                    "@jupyterlab/apputils-extension:notification": {
+                        "fetchNews": "false",
+                        "checkForUpdates": False,
+                    },
+                }
+            )
+        )
         env = dict(os.environ)
-        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "XDG_CONFIG_HOME",
-                     "XDG_CACHE_HOME", "IPYTHONDIR"):
+        for name in (
+            "JUPYTER_CONFIG_DIR",
+            "JUPYTER_DATA_DIR",
+            "JUPYTER_RUNTIME_DIR",
+            "XDG_CONFIG_HOME",
+            "XDG_CACHE_HOME",
+            "IPYTHONDIR",
+        ):
             d = tmp / name.lower()
             d.mkdir()
             env[name] = str(d)
         env.pop("JUPYTER_PATH", None)
         env["PYTHONUNBUFFERED"] = "1"
         cmd = [
-            sys.executable, "-m", app,  # this interpreter's lab (or notebook), whatever is on PATH
+            sys.executable,
+            "-m",
+            app,  # this interpreter's lab (or notebook), whatever is on PATH
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
@@ -245,8 +262,15 @@ class LabServer:
             cmd.append("--allow-root")
         self.log_path = tmp / "lab.log"
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, cwd=self.root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.root,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             self._wait_ready()
         except BaseException:
@@ -279,8 +303,12 @@ class LabServer:
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method, headers={
-            "Authorization": f"token {self.token}", "Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url,
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             text = r.read()
         return json.loads(text) if text else {}
@@ -357,7 +385,9 @@ def notebook7(request, tmp_path_factory, fake_llm):
     """The module's Notebook 7 server (`python -m notebook`; extra options: the module's LAB_ARGS)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make test-deps does)")
-    pytest.importorskip("notebook", minversion="7", reason="Notebook 7 is not installed (the test extra has it)")
+    pytest.importorskip(
+        "notebook", minversion="7", reason="Notebook 7 is not installed (the test extra has it)"
+    )
     extra = list(getattr(request.module, "LAB_ARGS", []))
     server = LabServer(tmp_path_factory.mktemp("nb7"), fake_llm.llm.base_url, extra, app="notebook")
     yield server
@@ -380,8 +410,13 @@ def open_browser(playwright_driver, tmp_path):
     def _open(width: int = 1400, height: int = 900):
         profile = tmp_path / f"profile-{len(contexts)}"
         ctx = playwright_driver.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": width, "height": height}, color_scheme="light")
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": width, "height": height},
+            color_scheme="light",
+        )
         ctx.set_default_timeout(60_000)
         contexts.append(ctx)
         return ctx

@@ -71,8 +71,11 @@ KERNEL_STATUS = """
 
 
 def _is_stdin_route(response) -> bool:
-    return (response.request.method == "PUT" and "/ltt/api/kernels/" in response.url
-            and response.url.split("?")[0].endswith(STDIN_ROUTE))
+    return (
+        response.request.method == "PUT"
+        and "/ltt/api/kernels/" in response.url
+        and response.url.split("?")[0].endswith(STDIN_ROUTE)
+    )
 
 
 def open_notebook_page(page, url: str):
@@ -82,10 +85,12 @@ def open_notebook_page(page, url: str):
         page.goto(url)
         page.wait_for_function(
             "() => window.jupyterapp !== undefined && document.querySelector('.jp-Notebook .jp-Cell') !== null",
-            timeout=120_000)
+            timeout=120_000,
+        )
         # (A stale front end, e.g. one built but not installed, fails here rather than by timeout.)
-        plugins = page.evaluate("() => ['ltt-ext:plugin', 'ltt-ext:stdin'].map("
-                                "id => window.jupyterapp.isPluginActivated(id))")
+        plugins = page.evaluate(
+            "() => ['ltt-ext:plugin', 'ltt-ext:stdin'].map(id => window.jupyterapp.isPluginActivated(id))"
+        )
         assert plugins == [True, True], f"ltt-ext's front end is not active on {url}: {plugins}"
     assert route.value.status == 204, f"the stdin route answered {route.value.status}"
     page.wait_for_function(f"() => ({KERNEL_STATUS})() === 'idle'", timeout=120_000)
@@ -165,8 +170,8 @@ def test_input_and_getpass_in_jupyterlab(lab, open_browser):
     # The second tab saw the run (the same iopub stream, which the kernel sends only after the
     # prompt was answered, so any prompt routed to this tab has arrived by then) and no prompt.
     other.wait_for_function(
-        f"() => window.__lttSeen.streams.some(t => t.includes('secret length {len(SECRET)}'))",
-        timeout=60_000)
+        f"() => window.__lttSeen.streams.some(t => t.includes('secret length {len(SECRET)}'))", timeout=60_000
+    )
     expect(cell(other, 0).locator(".jp-OutputArea")).to_contain_text("hello Ada", timeout=60_000)
     seen_here = page.evaluate("window.__lttSeen")
     seen_there = other.evaluate("window.__lttSeen")
@@ -201,11 +206,13 @@ def test_running_cell_shows_it_is_running(lab, open_browser):
     kernel_id = [s for s in lab.api("GET", "api/sessions") if s["path"] == path][0]["kernel"]["id"]
     assert lab.api("GET", f"api/kernels/{kernel_id}")["execution_state"] == "busy"
     prompt = cell(page, 0).locator(".jp-InputPrompt").inner_text().strip()
-    state = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets[0].model"
-                          ".sharedModel.executionState")
+    state = page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.widgets[0].model.sharedModel.executionState"
+    )
     try:
         assert (prompt, state) == ("[*]:", "running"), (
-            f"the running cell shows {prompt!r} (shared execution_state {state!r}): it looks finished")
+            f"the running cell shows {prompt!r} (shared execution_state {state!r}): it looks finished"
+        )
     finally:
         lab.api("POST", f"api/kernels/{kernel_id}/interrupt")
     expect(cell(page, 0).locator(".jp-OutputArea")).to_contain_text("KeyboardInterrupt", timeout=60_000)

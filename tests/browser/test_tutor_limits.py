@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from test_tutor_panel import CHAT, PANEL, ask, expect, open_notebook, tutor_messages
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -24,7 +23,9 @@ def test_tutor_unreachable_is_said_clearly(lab, fake_llm, open_browser):
     ask(page, "Anyone there?")
     expect(page.locator(f"{PANEL} .ltt-Notice[data-notice='unavailable']")).to_be_visible(timeout=30_000)
     # The learner's words are not lost.
-    expect(page.locator(f"{CHAT} textarea[aria-label='Ask the tutor a question']")).to_have_value("Anyone there?")
+    expect(page.locator(f"{CHAT} textarea[aria-label='Ask the tutor a question']")).to_have_value(
+        "Anyone there?"
+    )
 
 
 def test_budget_used_up_is_said_clearly(lab, fake_llm, open_browser):

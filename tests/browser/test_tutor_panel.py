@@ -47,7 +47,8 @@ def open_notebook(ctx, lab, path: str, page=None):
     page.goto(lab.lab_url(path))
     page.wait_for_function(
         "() => window.jupyterapp !== undefined && document.querySelector('.jp-Notebook .jp-Cell') !== null",
-        timeout=120_000)
+        timeout=120_000,
+    )
     page.evaluate("window.jupyterapp.commands.execute('ltt:open-tutor')")
     header = page.locator(f"{PANEL} .ltt-TutorHeader")
     expect(header.locator(".ltt-TutorHeader-notebook")).to_have_text(path, timeout=60_000)
@@ -70,7 +71,7 @@ def ask(page, text: str):
 
 
 def _luminance(css_color: str) -> float:
-    parts = [float(x) for x in css_color[css_color.index("(") + 1:css_color.index(")")].split(",")[:3]]
+    parts = [float(x) for x in css_color[css_color.index("(") + 1 : css_color.index(")")].split(",")[:3]]
     return sum(parts) / (3 * 255)
 
 
@@ -81,14 +82,17 @@ def widen_sidebar_and_scroll(page):
       if (split) { split.setRelativeSizes([0.17, 0.55, 0.28]); }
     }""")
     page.wait_for_function(f"() => document.querySelector('{PANEL}').getBoundingClientRect().width > 330")
-    page.evaluate("""(sel) => {
+    page.evaluate(
+        """(sel) => {
       for (const el of document.querySelectorAll(sel + ' *')) {
         if (el.tagName !== 'TEXTAREA' && el.scrollHeight > el.clientHeight + 4 &&
             getComputedStyle(el).overflowY !== 'visible') {
           el.scrollTop = el.scrollHeight;
         }
       }
-    }""", CHAT)
+    }""",
+        CHAT,
+    )
     page.wait_for_timeout(300)  # let the scroll and re-layout paint before the picture
 
 
@@ -151,8 +155,10 @@ def test_error_gives_a_hint_in_the_panel(lab, fake_llm, open_browser):
 
 
 def test_streamed_answer_stop_and_screenshots(lab, fake_llm, open_browser, docs_dir):
-    fake_llm.reset(default_reply="Python reads a notebook top to bottom: a name used in a cell must be "
-                                 "**defined in a cell that already ran**. Which cell sets `y`?")
+    fake_llm.reset(
+        default_reply="Python reads a notebook top to bottom: a name used in a cell must be "
+        "**defined in a cell that already ran**. Which cell sets `y`?"
+    )
     path = lab.write_notebook("lesson.ipynb", ["x = 1", "total = x + y\nprint(total)"])
     page = open_notebook(open_browser(height=1000), lab, path)
     run_all(page)
@@ -160,8 +166,10 @@ def test_streamed_answer_stop_and_screenshots(lab, fake_llm, open_browser, docs_
     expect(page.locator(f"{CHAT} .ltt-Badge-streaming")).to_have_count(0, timeout=60_000)
 
     # Shift+Enter adds a line, Enter sends.
-    answer = ("A `NameError` means Python has not seen that name yet. Here is the idea with other names:\n\n"
-              "```python\nprice = 3\nprint(price * 2)\n```\n\nNow look at the order of *your* cells.")
+    answer = (
+        "A `NameError` means Python has not seen that name yet. Here is the idea with other names:\n\n"
+        "```python\nprice = 3\nprint(price * 2)\n```\n\nNow look at the order of *your* cells."
+    )
     fake_llm.reset(default_reply=answer, token_delay=0.06)
     box = page.locator(INPUT)
     box.click()
@@ -170,7 +178,8 @@ def test_streamed_answer_stop_and_screenshots(lab, fake_llm, open_browser, docs_
     box.type("I ran both cells.")
     assert box.input_value() == "Why does my second cell fail?\nI ran both cells."
     # Watch the answer grow token by token.
-    page.evaluate("""() => {
+    page.evaluate(
+        """() => {
       window.__lttLengths = [];
       const poll = () => {
         const msgs = document.querySelectorAll("%s");
@@ -179,7 +188,9 @@ def test_streamed_answer_stop_and_screenshots(lab, fake_llm, open_browser, docs_
         if (window.__lttLengths.length < 2000) { setTimeout(poll, 25); }
       };
       poll();
-    }""" % MESSAGE.replace('"', '\\"'))
+    }"""  # noqa: UP031 -- a JS template full of braces: %s is its one readable placeholder
+        % MESSAGE.replace('"', '\\"')
+    )
     box.press("Enter")
     expect(box).to_have_value("")
     question = tutor_messages(page).filter(has_text="I ran both cells.")
@@ -189,7 +200,7 @@ def test_streamed_answer_stop_and_screenshots(lab, fake_llm, open_browser, docs_
     expect(final).to_have_count(1, timeout=60_000)
     expect(page.locator(f"{CHAT} .ltt-Badge-streaming")).to_have_count(0, timeout=30_000)
     lengths = page.evaluate("window.__lttLengths")
-    growth = sorted(set(n for n in lengths if n > 0))
+    growth = sorted({n for n in lengths if n > 0})
     assert len(growth) >= 5, f"the answer did not stream: text lengths seen {growth}"
     expect(final.locator("pre")).to_contain_text("price = 3")
     expect(page.locator(f"{PANEL} .ltt-Thinking")).to_have_count(0, timeout=30_000)
@@ -228,16 +239,20 @@ def test_streamed_answer_stop_and_screenshots(lab, fake_llm, open_browser, docs_
 
 def test_browser_closed_during_long_cell_then_reopened(lab, fake_llm, open_browser):
     fake_llm.reset(default_reply="LATE-HINT: the loop finished; read the last line of the traceback.")
-    source = ("import time\n"
-              "for i in range(8):\n"
-              "    print('tick', i, flush=True)\n"
-              "    time.sleep(0.5)\n"
-              "raise ValueError('late failure')")
+    source = (
+        "import time\n"
+        "for i in range(8):\n"
+        "    print('tick', i, flush=True)\n"
+        "    time.sleep(0.5)\n"
+        "raise ValueError('late failure')"
+    )
     path = lab.write_notebook("long.ipynb", [source])
     ctx = open_browser()
     page = open_notebook(ctx, lab, path)
     run_all(page)
-    expect(page.locator(f"{PANEL} .ltt-KernelState")).to_have_attribute("data-kernel-state", "busy", timeout=60_000)
+    expect(page.locator(f"{PANEL} .ltt-KernelState")).to_have_attribute(
+        "data-kernel-state", "busy", timeout=60_000
+    )
     expect(page.locator(".jp-Cell .jp-OutputArea")).to_contain_text("tick 1", timeout=60_000)
     ctx.close()  # the learner closes the browser while the cell still runs
 
@@ -260,10 +275,13 @@ def test_browser_closed_during_long_cell_then_reopened(lab, fake_llm, open_brows
 
 
 def test_html_and_script_in_an_answer_run_nothing(lab, fake_llm, open_browser):
-    fake_llm.reset(default_reply=(
-        'Plain **bold** text. <img src=x onerror="window.__lttXss = 1"> '
-        '<script>window.__lttXss = 2</script> <svg onload="window.__lttXss = 3"></svg> '
-        '[click](javascript:window.__lttXss=4) XSS-END'))
+    fake_llm.reset(
+        default_reply=(
+            'Plain **bold** text. <img src=x onerror="window.__lttXss = 1"> '
+            '<script>window.__lttXss = 2</script> <svg onload="window.__lttXss = 3"></svg> '
+            "[click](javascript:window.__lttXss=4) XSS-END"
+        )
+    )
     path = lab.write_notebook("xss.ipynb", ["x = 1"])
     page = open_notebook(open_browser(), lab, path)
     ask(page, "Show me some HTML")
@@ -297,7 +315,8 @@ def test_second_tab_live_and_reconnect_catches_up_without_duplicates(lab, fake_l
     # Cut the second tab's stream and keep it down while the conversation goes on.
     second.evaluate("() => { window.__lttBlock = true; window.__lttSockets.forEach(s => s.close()); }")
     expect(second.locator(f"{PANEL} .ltt-Connection")).to_have_attribute(
-        "data-connection", "reconnecting", timeout=30_000)
+        "data-connection", "reconnecting", timeout=30_000
+    )
     fake_llm.reset(default_reply="AWAY-ANSWER written while tab two was offline.")
     lab.api("POST", "ltt/api/tutor/ask", {"path": path, "text": "AWAY-QUESTION asked elsewhere"})
     deadline = time.monotonic() + 60
@@ -309,7 +328,9 @@ def test_second_tab_live_and_reconnect_catches_up_without_duplicates(lab, fake_l
 
     # The network comes back: the panel reconnects at once (no waiting out the backoff).
     second.evaluate("() => { window.__lttBlock = false; window.dispatchEvent(new Event('online')); }")
-    expect(second.locator(f"{PANEL} .ltt-Connection")).to_have_attribute("data-connection", "live", timeout=60_000)
+    expect(second.locator(f"{PANEL} .ltt-Connection")).to_have_attribute(
+        "data-connection", "live", timeout=60_000
+    )
     expect(tutor_messages(second).filter(has_text="AWAY-ANSWER")).to_have_count(1, timeout=30_000)
     expect(tutor_messages(second).filter(has_text="AWAY-QUESTION")).to_have_count(1)
     # Exactly the server's conversation: nothing twice.

@@ -17,10 +17,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import CHROMIUM, REPO, LabServer
 from jupyter_core.paths import jupyter_path
-
 from test_tutor_panel import CHAT, ask, expect, open_notebook, tutor_messages
+
+from conftest import CHROMIUM, REPO, LabServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -51,14 +51,18 @@ def lab(tmp_path_factory, fake_llm):
     config = here / "this_build.py"
     paths = [str(here / "labextensions"), *jupyter_path("labextensions")]
     config.write_text(f"c.LabApp.labextensions_path = {json.dumps(paths)}\n")
-    server = HubLikeLab(tmp_path_factory.mktemp("lab"), fake_llm.llm.base_url,
-                        [f"--config={config}", f"--ServerApp.base_url=/{HubLikeLab.PREFIX}/"])
+    server = HubLikeLab(
+        tmp_path_factory.mktemp("lab"),
+        fake_llm.llm.base_url,
+        [f"--config={config}", f"--ServerApp.base_url=/{HubLikeLab.PREFIX}/"],
+    )
     yield server
     server.stop()
 
 
 PIXEL = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 class Tracker:
@@ -114,7 +118,7 @@ def hostile_answer(t: str) -> str:
 <img src="{t}/img.png?leak=html-img" alt="html image">
 <img srcset="{t}/srcset.png?leak=srcset 1x">
 <picture><source srcset="{t}/picture.png?leak=picture"><img alt="picture"></picture>
-<img src="//{t.split('//')[1]}/protocol-relative.png?leak=scheme-relative" alt="scheme-relative">
+<img src="//{t.split("//")[1]}/protocol-relative.png?leak=scheme-relative" alt="scheme-relative">
 <input type="image" src="{t}/input.png?leak=input-image">
 <video poster="{t}/poster.png?leak=poster" src="{t}/video.mp4?leak=video"></video>
 <audio src="{t}/audio.mp3?leak=audio" autoplay></audio>
@@ -146,7 +150,9 @@ def test_tutor_answers_load_nothing_from_other_origins(lab, fake_llm, open_brows
     ctx = open_browser()
     page = open_notebook(ctx, lab, path)
     seen: list[str] = []  # what the page asked for, as Chromium issues it (before any network)
-    page.on("request", lambda r: seen.append(r.url) if "127.0.0.2" in r.url or "/attacker/" in r.url else None)
+    page.on(
+        "request", lambda r: seen.append(r.url) if "127.0.0.2" in r.url or "/attacker/" in r.url else None
+    )
 
     ask(page, "Show me a picture of my data")
     answer = tutor_messages(page).filter(has_text="LEAK-TEST-END")
@@ -161,9 +167,11 @@ def test_tutor_answers_load_nothing_from_other_origins(lab, fake_llm, open_brows
     assert seen == [], f"the page requested URLs outside this server: {seen}"
     assert tracker.requests == [], f"requests reached the tracker: {tracker.requests}"
     # Nothing in the rendered answer still points outside this server ...
-    remote = answer.evaluate("""(el, needles) => Array.from(el.querySelectorAll('*')).filter(n =>
+    remote = answer.evaluate(
+        """(el, needles) => Array.from(el.querySelectorAll('*')).filter(n =>
         Array.from(n.attributes).some(a => needles.some(s => a.value.includes(s)))).map(n => n.outerHTML)""",
-                             [tracker.origin.split("//")[1], "/attacker/"])
+        [tracker.origin.split("//")[1], "/attacker/"],
+    )
     assert remote == []
     expect(answer.locator("iframe, object, embed, link, style, svg")).to_have_count(0)
     # ... and the learner still sees what was there, as text.

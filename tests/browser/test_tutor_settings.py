@@ -10,8 +10,9 @@ import time
 import urllib.error
 
 import pytest
-from conftest import LabServer
 from test_tutor_panel import CHAT, PANEL, ask, expect, open_notebook, run_all, tutor_messages
+
+from conftest import LabServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -44,8 +45,9 @@ def open_lab(ctx, lab, path: str | None = None, init_script: str | None = None):
     if init_script:
         page.add_init_script(init_script)
     page.goto(lab.lab_url(path))
-    page.wait_for_function("() => window.jupyterapp !== undefined && window.jupyterapp.started !== undefined",
-                           timeout=120_000)
+    page.wait_for_function(
+        "() => window.jupyterapp !== undefined && window.jupyterapp.started !== undefined", timeout=120_000
+    )
     page.evaluate("() => window.jupyterapp.started")
     return page
 
@@ -100,8 +102,7 @@ def test_settings_editor_shows_the_tutor_settings(lab, fake_llm, open_browser, d
 
 def test_consent_moves_from_local_storage_to_the_settings(lab, fake_llm, open_browser):
     put_settings(lab, {})
-    page = open_lab(open_browser(), lab,
-                    init_script="window.localStorage.setItem('ltt-ext:consent', 'yes');")
+    page = open_lab(open_browser(), lab, init_script="window.localStorage.setItem('ltt-ext:consent', 'yes');")
     wait_for(lambda: user_settings(lab).get("shareNotebook") is True, what="consent migrated")
     page.wait_for_function("() => window.localStorage.getItem('ltt-ext:consent') === null")
 
@@ -130,7 +131,8 @@ def test_the_newest_message_is_fully_in_view(lab, fake_llm, open_browser):
     expect(page.locator(f"{CHAT} .ltt-Badge-streaming")).to_have_count(0, timeout=60_000)
     page.wait_for_timeout(500)  # the Markdown of the last delta renders
 
-    hidden = page.evaluate("""(chat) => {
+    hidden = page.evaluate(
+        """(chat) => {
       const messages = document.querySelectorAll(chat + ' .jp-chat-message');
       const last = messages[messages.length - 1];
       const box = last.closest('[id^="jupyter-chat-scroll-container-"]');
@@ -138,7 +140,9 @@ def test_the_newest_message_is_fully_in_view(lab, fake_llm, open_browser):
       const view = box.getBoundingClientRect();
       return {hidden: end - view.bottom, tall: last.getBoundingClientRect().height, view: view.height,
               text: last.textContent};
-    }""", CHAT)
+    }""",
+        CHAT,
+    )
     assert "END-OF-HINT" in hidden["text"] and hidden["tall"] < hidden["view"], hidden
     assert hidden["hidden"] <= 1, f"{hidden['hidden']:.0f} px of the newest message are below the fold"
 
@@ -148,8 +152,11 @@ def test_the_newest_message_is_fully_in_view(lab, fake_llm, open_browser):
 
 @pytest.fixture(scope="module")
 def lab_consent(tmp_path_factory, fake_llm):
-    server = LabServer(tmp_path_factory.mktemp("lab-consent"), fake_llm.llm.base_url,
-                       ["--Tutor.consent_required=True", "--Tutor.proactive=False"])
+    server = LabServer(
+        tmp_path_factory.mktemp("lab-consent"),
+        fake_llm.llm.base_url,
+        ["--Tutor.consent_required=True", "--Tutor.proactive=False"],
+    )
     yield server
     server.stop()
 
@@ -222,7 +229,8 @@ def test_no_ask_button_when_the_tutor_is_off(lab_tutor_off, open_browser):
     page.wait_for_function(
         "() => { const w = window.jupyterapp.shell.currentWidget;"
         " return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel; }",
-        timeout=120_000)
+        timeout=120_000,
+    )
     run_all(page)
     error = page.locator(".jp-Cell .ltt-ErrorOutput")
     expect(error).to_contain_text("NameError", timeout=120_000)

@@ -26,8 +26,9 @@ async def test_pending_kernel_that_failed_refuses_websockets_and_shuts_down(
     jp_fetch, jp_ws_fetch, jp_serverapp, missing_kernel
 ):
     assert jp_serverapp.kernel_manager.use_pending_kernels
-    r = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": missing_kernel}),
-                       request_timeout=60)
+    r = await jp_fetch(
+        "api", "kernels", method="POST", body=json.dumps({"name": missing_kernel}), request_timeout=60
+    )
     assert r.code == 201
     kid = json.loads(r.body)["id"]
     # As upstream: the websocket waits for the start, which failed: refused, never 101.
@@ -42,4 +43,3 @@ async def test_pending_kernel_that_failed_refuses_websockets_and_shuts_down(
     assert r.code == 204
     r = await jp_fetch("api", "kernels")
     assert kid not in [k["id"] for k in json.loads(r.body)]
-

@@ -66,8 +66,18 @@ def fetch_tests(jupyter_server_version: str) -> Path:
     if not sdist.exists():
         print(f"Fetching the jupyter_server {jupyter_server_version} sdist…", flush=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-             f"jupyter_server=={jupyter_server_version}", "--dest", str(CACHE)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"jupyter_server=={jupyter_server_version}",
+                "--dest",
+                str(CACHE),
+            ],
             check=True,
         )
     partial = CACHE / f".extract-{os.getpid()}"
@@ -93,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root = fetch_tests(version("jupyter_server"))
     except (subprocess.CalledProcessError, OSError, tarfile.TarError) as e:
-        print(f"upstream tests: could not fetch jupyter_server's sdist ({e}); "
-              "`pip download` needs the package index.", file=sys.stderr)
+        print(
+            f"upstream tests: could not fetch jupyter_server's sdist ({e}); "
+            "`pip download` needs the package index.",
+            file=sys.stderr,
+        )
         return 2
     shutil.copyfile(HERE / "upstream_conftest.py", root / "conftest.py")
     ini = root / "pytest.ini"
@@ -109,11 +122,25 @@ def main(argv: list[str] | None = None) -> int:
     # Run from the sdist folder with conftests cut there: this repository's own conftest.py
     # (which configures ltt-ext differently) must not apply, and `tests` must be upstream's.
     command = [
-        sys.executable, "-m", "pytest", "-c", str(ini), "--rootdir", str(root),
-        "--confcutdir", str(root), "-p", "no:cacheprovider", "-ra", "--durations=5",
+        sys.executable,
+        "-m",
+        "pytest",
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(root),
+        "--confcutdir",
+        str(root),
+        "-p",
+        "no:cacheprovider",
+        "-ra",
+        "--durations=5",
         # Unrelated plugins of this environment: hypothesis's terminal summary imports (and
         # AST-compiles) its package after the run, which a timeout's SIGALRM can break.
-        "-p", "no:hypothesispytest", "-p", "no:benchmark",
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:benchmark",
         *(args.pytest_args or MODULES),
     ]
     started = time.monotonic()
