@@ -21,6 +21,18 @@ from tornado.websocket import WebSocketClosedError
 V1 = "v1.kernel.websocket.jupyter.org"
 
 
+def execute_content(code: str, allow_stdin: bool = False) -> dict:
+    """The content of an ``execute_request`` as JupyterLab sends it."""
+    return {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": allow_stdin,
+        "stop_on_error": True,
+    }
+
+
 class KernelWS:
     """A v1 kernel websocket client, like JupyterLab's: it sends, and records what it reads."""
 
@@ -56,15 +68,8 @@ class KernelWS:
         return msg["header"]["msg_id"]
 
     def execute(self, code: str, cell_id: str | None = None) -> str:
-        content = {
-            "code": code,
-            "silent": False,
-            "store_history": True,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-        }
-        return self.send("shell", "execute_request", content, {"cellId": cell_id} if cell_id else {})
+        metadata = {"cellId": cell_id} if cell_id else {}
+        return self.send("shell", "execute_request", execute_content(code), metadata)
 
     def replies_to(self, msg_id: str, msg_type: str | None = None) -> list[dict]:
         return [

@@ -3,8 +3,6 @@ gateway classes in force and says so. The gateway is a real second ltt-ext serve
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,22 +12,8 @@ import uuid
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc):
-    """SIGTERM first, so the server shuts its kernels down; SIGKILL only if it hangs."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+from ltt_ext.testing import free_port
+from ltt_ext.testing import stop_process as stop
 
 
 def api(base, token, path, method="GET", body=None):

@@ -14,7 +14,7 @@ import pytest
 from jupyter_client.session import Session
 from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
 
-from ltt_ext.testing import KernelWS, wait_until
+from ltt_ext.testing import KernelWS, execute_content, wait_until
 
 
 class JsonWS:
@@ -70,17 +70,6 @@ def json_ws(jp_ws_fetch):
     for ws in opened:
         ws.conn.close()
         ws._reader.cancel()
-
-
-def execute_content(code, allow_stdin=False):
-    return {
-        "code": code,
-        "silent": False,
-        "store_history": True,
-        "user_expressions": {},
-        "allow_stdin": allow_stdin,
-        "stop_on_error": True,
-    }
 
 
 def send_v1(ws: KernelWS, channel, msg_type, content, msg_id=None, metadata=None):
