@@ -30,6 +30,7 @@ test-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	$(PIP) install -e ".[test]"
+	cd tests/hub && npm ci --no-audit --no-fund  # configurable-http-proxy for the real-hub tests (tests/hub/package-lock.json)
 
 ## Python lint, format and type checks (settings in pyproject.toml; pre-commit runs the same).
 lint-py:
@@ -44,3 +45,9 @@ bench:
 ## the JupyterLab extension template, then Jest with coverage).
 lint-js:
 	cd labextension && jlpm install && jlpm lint:check && jlpm test
+
+## The tutor's hint evaluation: a corpus of beginner errors through a real server and kernel, scored per family
+## (specific at level 1 and levels 1–2, correct, revealing, latency); HINT_EVAL_ARGS e.g. "--no-facts -v".
+.PHONY: hint-eval
+hint-eval:
+	$(PYTHON) -m benchmarks.hint_eval $(HINT_EVAL_ARGS)

@@ -113,6 +113,47 @@ class KernelProbeHandler(APIHandler):
             self.finish(json.dumps({"removed": False}))
 
 
+class OutputsProbeHandler(APIHandler):
+    """ltt-ext's large-outputs manager: GET its limit, POST ``{"inline_limit": n}`` to change it."""
+
+    def _om(self):
+        om = self.settings.get("outputs_manager")
+        if om is None or not hasattr(om, "inline_limit"):
+            raise web.HTTPError(404, "no large-outputs manager on this server")
+        return om
+
+    @web.authenticated
+    def get(self):
+        self.finish(json.dumps({"inline_limit": self._om().inline_limit}))
+
+    @web.authenticated
+    def post(self):
+        om = self._om()
+        om.inline_limit = int(json.loads(self.request.body)["inline_limit"])
+        self.finish(json.dumps({"inline_limit": om.inline_limit}))
+
+
+class YDocProbeHandler(APIHandler):
+    """Size of a notebook's server YDoc (its full state as one update) and of its outputs."""
+
+    @web.authenticated
+    async def get(self):
+        path = self.get_argument("path")
+        file_id = self.settings["file_id_manager"].index(path)
+        room = self.settings["yroom_manager"].get_room(f"json:notebook:{file_id}")
+        ydoc = await room.get_jupyter_ydoc()
+        outputs = [len(json.dumps(c.get("outputs", []).to_py())) for c in ydoc.ycells if "outputs" in c]
+        self.finish(
+            json.dumps(
+                {
+                    "file_id": file_id,
+                    "update_bytes": len(ydoc.ydoc.get_update()),
+                    "outputs_json_bytes": sum(outputs),
+                }
+            )
+        )
+
+
 def _jupyter_server_extension_points():
     return [{"module": "benchmarks._probe"}]
 
@@ -124,5 +165,7 @@ def _load_jupyter_server_extension(serverapp):
         [
             (base.rstrip("/") + "/bench/probe", ProbeHandler),
             (base.rstrip("/") + r"/bench/probe/kernels/([^/]+)", KernelProbeHandler),
+            (base.rstrip("/") + "/bench/probe/outputs", OutputsProbeHandler),
+            (base.rstrip("/") + "/bench/probe/ydoc", YDocProbeHandler),
         ],
     )

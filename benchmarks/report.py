@@ -314,6 +314,9 @@ def markdown(results: dict) -> str:
         lines.append("|---|---|---|---|---|---|")
         lines.extend(hrows)
         lines.append("\n(upstream has no server-side documents: not applicable.)\n")
+    from .report_scale import sections  # it builds on this module's helpers
+
+    lines.extend(sections(results))
     lines.extend(targets(results))
     return "\n".join(lines) + "\n"
 

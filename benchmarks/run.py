@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ltt_ext.fake_llm import FakeLLM, serve_fake_llm, stop_fake_llm
 
-from . import direct, fanout, headless, report, tutor
+from . import direct, fanout, headless, large_outputs, report, scale, tutor
 from .servers import REPO_ROOT, SERVER_KINDS, Server, stop_all
 
 DEFAULT_SERVERS = "upstream,nextgen,ltt"
@@ -42,16 +42,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--repeat", type=int, default=None, help="runs per measurement, median reported (default 3)"
     )
-    p.add_argument("--W", default=None, help="websocket counts (default 1,10,50; quick: 1,10)")
+    p.add_argument("--W", default=None, help="websocket counts (default 1,10,50,100,200; quick: 1,10)")
+    p.add_argument(
+        "--stream-max-w",
+        type=int,
+        default=50,
+        help="stream mode only up to this W (default %(default)s: 20,000 lines to 200 clients is "
+        "4 million frames for one harness process to parse)",
+    )
     p.add_argument("--modes", default="display,stream")
     p.add_argument(
         "--sections",
-        default="floor,fanout,isolation,headless,tutor",
+        default="floor,fanout,isolation,headless,tutor,scale,large",
         help="which parts to run (default: all)",
     )
     p.add_argument("--display-m", type=int, default=2000)
     p.add_argument("--stream-m", type=int, default=20000)
-    p.add_argument("--display-timeout", type=float, default=None, help="seconds (default 90; quick 60)")
+    p.add_argument("--display-timeout", type=float, default=None, help="seconds (default 150; quick 60)")
     p.add_argument("--stream-timeout", type=float, default=None, help="seconds (default 30; quick 20)")
     p.add_argument(
         "--repeat-budget",
@@ -61,6 +68,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         "is not repeated (default %(default)s): keeps the slow stock-nextgen runs bounded",
     )
     p.add_argument("--rtt-n", type=int, default=20)
+    p.add_argument("--scale-kernels", type=int, default=None, help="kernels at once (default 20; quick 5)")
+    p.add_argument("--scale-ws", type=int, default=5, help="websockets per kernel in the many-kernels case")
+    p.add_argument("--scale-lines", type=int, default=2000, help="lines each kernel prints at full speed")
+    p.add_argument(
+        "--storm-n", type=int, default=None, help="websockets connecting at once (default 200; quick 50)"
+    )
+    p.add_argument(
+        "--scale-servers",
+        default="upstream,ltt",
+        help="servers for the many-kernels and connection-storm cases (default %(default)s: stock "
+        "nextgen routes ~87 messages/s per kernel, so its 20-kernel run only measures the timeout)",
+    )
     p.add_argument("--isolation-w", type=int, default=10)
     p.add_argument("--slow-listener-sleep", type=float, default=1.0)
     p.add_argument("--headless-lines", type=int, default=None, help="default 100000 (quick 20000)")
@@ -72,7 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--total-timeout",
         type=float,
-        default=1800.0,
+        default=3600.0,
         help="hard limit for the whole run (s); partial results are still written",
     )
     p.add_argument(
@@ -80,10 +99,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     a = p.parse_args(argv)
     a.repeat = a.repeat if a.repeat is not None else (1 if a.quick else 3)
-    a.W = [int(x) for x in (a.W or ("1,10" if a.quick else "1,10,50")).split(",")]
+    a.W = [int(x) for x in (a.W or ("1,10" if a.quick else "1,10,50,100,200")).split(",")]
+    a.scale_kernels = a.scale_kernels or (5 if a.quick else 20)
+    a.storm_n = a.storm_n or (50 if a.quick else 200)
+    a.scale_servers = [x for x in a.scale_servers.split(",") if x]
     a.modes = [m for m in a.modes.split(",") if m]
     a.sections = set(a.sections.split(","))
-    a.display_timeout = a.display_timeout or (60.0 if a.quick else 90.0)
+    a.display_timeout = a.display_timeout or (60.0 if a.quick else 150.0)
     a.stream_timeout = a.stream_timeout or (20.0 if a.quick else 30.0)
     a.headless_lines = a.headless_lines or (20000 if a.quick else 100000)
     a.hint_samples = a.hint_samples or (2 if a.quick else 5)
@@ -130,7 +152,7 @@ async def fanout_interleaved(servers: dict, args, modes_of: dict, results: dict)
     for rep in range(args.repeat):
         for w in args.W:
             for kind, server in servers.items():
-                modes = modes_of[kind]
+                modes = [m for m in modes_of[kind] if m != "stream" or w <= args.stream_max_w]
                 if rep > 0 and all((mode, w) in skip[kind] for mode in modes):
                     continue
                 log(f"[{kind}] fan-out W={w} run {rep + 1}/{args.repeat}")
@@ -269,6 +291,8 @@ async def per_server_sections(kind: str, server: Server, args, results: dict) ->
             entry["isolation"] = await isolation_section(server, args, base)
         if "headless" in args.sections and kind != "upstream":
             entry["headless"] = await headless_section(server, args)
+        if "scale" in args.sections and kind in args.scale_servers:
+            entry["scale"] = await scale_section(server, args)
         if "tutor" in args.sections and kind == "ltt":
             log(f"[{kind}] hint latency, built-in engine")
             entry["hint_builtin"] = await tutor.hint_latency(
@@ -279,6 +303,56 @@ async def per_server_sections(kind: str, server: Server, args, results: dict) ->
         entry["error"] = f"{e.__class__.__name__}: {e}"
         entry["traceback"] = traceback.format_exc()
         log(f"[{kind}] FAILED: {entry['error']}")
+
+
+async def scale_section(server, args) -> dict:
+    out: dict = {}
+    log(
+        f"[{server.kind}] {args.scale_kernels} kernels x {args.scale_ws} websockets, {args.scale_lines} lines each"
+    )
+    try:
+        r = out["many"] = await scale.many_kernels(
+            server, args.scale_kernels, args.scale_ws, args.scale_lines
+        )
+        log(
+            f"[{server.kind}]   {r['complete_kernels']}/{r['K']} complete, median idle "
+            f"{_fmt(r.get('median_time_to_idle'))} s (lone {_fmt(r['lone']['time_to_last_idle'])} s), "
+            f"RSS peak {r['rss_peak'] / 2**20:.0f} MiB, fds {r['fds_with'].get('fds')}"
+        )
+    except Exception as e:
+        out["many"] = {"error": f"{e.__class__.__name__}: {e}"}
+        log(f"[{server.kind}]   many kernels FAILED: {out['many']['error']}")
+    log(f"[{server.kind}] {args.storm_n} websockets connecting at once to a new kernel")
+    try:
+        r = out["storm"] = await scale.connect_storm(server, args.storm_n)
+        log(
+            f"[{server.kind}]   {r['failures']} failures, kernel_info_reply median/max "
+            f"{_fmt(r['kernel_info_reply']['median'])} / {_fmt(r['kernel_info_reply']['max'])} s"
+        )
+    except Exception as e:
+        out["storm"] = {"error": f"{e.__class__.__name__}: {e}"}
+        log(f"[{server.kind}]   storm FAILED: {out['storm']['error']}")
+    return out
+
+
+async def large_section(args, results: dict) -> None:
+    """ltt-ext with every output in the YDoc (limit 0) vs the shipped limit, each on a fresh server."""
+    entry = results["servers"].setdefault("ltt-large", {"label": "ltt-ext, large outputs"})
+    for name, extra in (("in_ydoc", ["--LargeOutputsManager.inline_limit=0"]), ("out_of_ydoc", [])):
+
+        async def body(server, name=name):
+            log(f"[ltt] large outputs, {name.replace('_', ' ')}")
+            r = entry[name] = await large_outputs.one_case(server)
+            log(
+                f"[ltt]   YDoc {r['ydoc_bytes'] / 1e6:.2f} MB, RSS +{(r['rss_after'] - r['rss_before']) / 2**20:.0f} MiB, "
+                f"second tab sync {_fmt(r['second_tab']['sync_s'], 1000)} ms"
+            )
+
+        try:
+            await with_server("ltt", args, extra=["--Tutor.engine=builtin", *extra], fn=body)
+        except Exception as e:
+            entry[name] = {"error": f"{e.__class__.__name__}: {e}"}
+            log(f"[ltt] large outputs FAILED: {entry[name]['error']}")
 
 
 def server_debounce(server) -> float:
@@ -413,6 +487,8 @@ async def main_async(args, results: dict) -> dict:
             server.cleanup(keep_logs_in=Path(args.out) / "logs")
     if "ltt" in args.servers and "tutor" in args.sections:
         await run_llm_hint(args, results)
+    if "ltt" in args.servers and "large" in args.sections:
+        await large_section(args, results)
     results["env"]["load_avg_end"] = os.getloadavg()
     results["env"]["duration_s"] = time.monotonic() - t0
     return results

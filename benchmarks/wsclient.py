@@ -92,6 +92,9 @@ class KernelClient:
         self.closed = asyncio.Event()
         self.protocol = None
         self.keep_last_text = False
+        # stream lines whose parent is no tracked request (a kernel attributing output elsewhere)
+        self.untracked_lines = 0
+        self.untracked_parents: dict[str, int] = {}
 
     async def connect(self, timeout: float = 15.0) -> None:
         url = f"{self.server.ws_base}/api/kernels/{self.kernel_id}/channels?session_id={self.session}"
@@ -225,6 +228,11 @@ class KernelClient:
                 base = pid.split("#", 1)[0].split(":")[-1]
                 run = self.runs.get(base)
                 if run is None:
+                    if _MSG_TYPE.search(header).group(1) == b"stream":
+                        content = frame[offs[4] : offs[5]] if n > 5 else frame[offs[4] :]
+                        k = json.loads(content)["text"].count("\n")
+                        self.untracked_lines += k
+                        self.untracked_parents[pid] = self.untracked_parents.get(pid, 0) + k
                     return
             run.msgs += 1
             if run.t_first is None:

@@ -241,11 +241,34 @@ class LttExtApp(ExtensionApp):
         self.tutor = self._make_tutor()
         self.settings["ltt_writer"] = self.writer
         self.settings["ltt_tutor"] = self.tutor
+        self.tools = self._make_tools()
+        self.settings["ltt_tools"] = self.tools
 
         if self.kernel_hub is not None:
             self.kernel_hub.register_consumer(self.writer)
             if self.tutor is not None and getattr(self.tutor, "enabled", True):
                 self.kernel_hub.register_consumer(self.tutor)
+        self._tap_terminals()
+
+    terminal_taps = None
+
+    def _tap_terminals(self) -> None:
+        """Follow jupyter_server_terminals' terminals for the tutor (ltt_ext.terminals.tap)."""
+        tutor = self.tutor
+        terminals = getattr(tutor, "terminal_tutor", None)
+        if terminals is None or not getattr(tutor, "enabled", True) or not tutor.watch_terminals:
+            return
+        assert self.serverapp is not None  # loaded into a server
+        manager = self.serverapp.web_app.settings.get("terminal_manager")
+        if manager is None:
+            return  # terminals are off (or load later: tried again at start)
+        if self.terminal_taps is None:
+            from .terminals.tap import TerminalTaps
+
+            taps = self.terminal_taps = TerminalTaps(terminals.feed, terminals.closed, self.log)
+            terminals.cwd_of = taps.cwd
+            terminals.running_names = lambda: list(taps.taps)
+        self.terminal_taps.install(manager)
 
     def _make_tutor(self):
         return self.tutor_class(parent=self, workspace=self.workspace)
@@ -253,11 +276,15 @@ class LttExtApp(ExtensionApp):
     def initialize_handlers(self):
         from .documents.stdin import replace_documents_execute_handler
         from .handlers.stdin import stdin_handlers
+        from .handlers.terminals import terminal_handlers
+        from .handlers.tools import tools_handlers
         from .handlers.tutor import tutor_handlers
 
         self.handlers.extend(execute_handlers)
         self.handlers.extend(stdin_handlers)
         self.handlers.extend(tutor_handlers)
+        self.handlers.extend(terminal_handlers)
+        self.handlers.extend(tools_handlers)
         if self.kernel_hub is not None and not replace_documents_execute_handler(self.serverapp.web_app):
             self.log.warning(
                 "ltt_ext: jupyter-server-documents' execute route not found; "
@@ -266,10 +293,26 @@ class LttExtApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp):
         await super()._start_jupyter_server_extension(serverapp)
+        self._tap_terminals()
         if self.tutor is not None:
             await self.tutor.start()
 
+    def _make_tools(self):
+        """The tool layer (c.Tools, c.Sidecars): the tutor's LLM, MCP clients and the panel use it."""
+        from .tools.layer import Tools
+
+        tools = Tools(parent=self, serverapp=self.serverapp, tutor=self.tutor, workspace=self.workspace)
+        if self.gateway_url is not None and tools.sidecars.enabled:
+            tools.sidecars.enabled = False  # kernels are the gateway's: start none on this host
+            self.log.info("ltt_ext: sidecar kernels are off (kernels run on the gateway)")
+        if self.tutor is not None:
+            self.tutor.tools = tools
+        tools.activate()
+        return tools
+
     async def stop_extension(self):
+        if getattr(self, "tools", None) is not None:
+            await self.tools.close()
         if getattr(self, "tutor", None) is not None:
             await self.tutor.stop()
 

@@ -10,6 +10,12 @@ ends: the text again and again), ``"html"`` (a 200 with a web page instead of SS
 ``"empty"`` (a valid stream without any content, ending with ``finish_reason``, ``"length"`` by
 default). It records every request body in ``requests`` and when each arrived and got its first
 token in ``timings`` (the benchmarks subtract the server's own delay).
+
+Function calling: a reply with ``tool_calls=[{"name": ..., "arguments": {...}}]`` streams those
+calls (ids, names, then the arguments' JSON in pieces, ``finish_reason: "tool_calls"``) to a request
+that offers ``tools`` (and not ``tool_choice: "none"``); to any other request it answers its text.
+With ``refuse_tools`` set, a request carrying ``tools`` gets an HTTP 400 naming them, as endpoints
+without function calling answer.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ class Reply:
     error_message: str = "scripted failure"
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # [{"name", "arguments" (dict or JSON text), "id"?}]
+    preamble: str = ""  # text streamed before the tool calls
 
 
 @dataclass
@@ -59,6 +67,8 @@ class FakeLLM:
     release: asyncio.Event | None = None
     active: int = 0
     timings: list[dict[str, float | None]] = field(default_factory=list)
+    refuse_tools: bool = False
+    refuse_tools_status: int = 400
 
     def script(self, *replies: str | Reply) -> None:
         """Queue replies for the next requests (then ``default_reply``/``mode`` again)."""
@@ -115,6 +125,9 @@ class ChatHandler(_Base):
         llm.requests.append(body)
         self.timing: dict[str, float | None] = {"t_arrival": time.time(), "t_first_token": None}
         llm.timings.append(self.timing)
+        if llm.refuse_tools and body.get("tools"):  # refused before any scripted reply is used
+            self._refuse_tools()
+            return
         reply = llm.next_reply()
         llm.active += 1
         try:
@@ -123,6 +136,19 @@ class ChatHandler(_Base):
             pass  # the client went away (stop button, timeout)
         finally:
             llm.active -= 1
+
+    def _refuse_tools(self) -> None:
+        self.set_status(self.llm.refuse_tools_status)
+        self.finish(
+            {
+                "error": {
+                    "message": "This model does not support tools.",
+                    "type": "invalid_request_error",
+                    "param": "tools",
+                    "code": None,
+                }
+            }
+        )
 
     async def _answer(self, body: dict, reply: Reply) -> None:
         llm = self.llm
@@ -190,6 +216,9 @@ class ChatHandler(_Base):
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
 
+        if reply.tool_calls and body.get("tools") and body.get("tool_choice") != "none":
+            await self._stream_tool_calls(reply, send, chunk, body, usage, created, model)
+            return
         if reply.mode == "empty":  # e.g. a reasoning model that spent max_tokens thinking
             await send(chunk({"role": "assistant", "content": ""}))
             await send(chunk({}, reply.finish_reason or "length"))
@@ -212,6 +241,40 @@ class ChatHandler(_Base):
             elif reply.mode == "endless" and i % 50 == 0:
                 await asyncio.sleep(0)  # let the client (same event loop in tests) read
         await send(chunk({}, reply.finish_reason or "stop"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await send(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        await send("[DONE]")
+        self.finish()
+
+    async def _stream_tool_calls(self, reply: Reply, send, chunk, body, usage, created, model) -> None:
+        self.timing["t_first_token"] = time.time()
+        await send(chunk({"role": "assistant", "content": ""}))
+        for tok in _tokens(reply.preamble) if reply.preamble else []:
+            await send(chunk({"content": tok}))
+        for i, call in enumerate(reply.tool_calls or []):
+            args = call.get("arguments", {})
+            text = args if isinstance(args, str) else json.dumps(args)
+            head = {
+                "index": i,
+                "id": call.get("id") or f"call_{i}_{int(time.time() * 1000)}",
+                "type": "function",
+            }
+            await send(chunk({"tool_calls": [{**head, "function": {"name": call["name"], "arguments": ""}}]}))
+            step = max(1, len(text) // 3)
+            for k in range(0, len(text), step):  # the arguments arrive in pieces, as real servers send them
+                await send(
+                    chunk({"tool_calls": [{"index": i, "function": {"arguments": text[k : k + step]}}]})
+                )
+        await send(chunk({}, "tool_calls"))
         if (body.get("stream_options") or {}).get("include_usage"):
             await send(
                 {

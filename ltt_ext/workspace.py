@@ -132,3 +132,24 @@ class ServerWorkspace:
             return None
         content = model.get("content")
         return content if isinstance(content, str) else None
+
+    async def user_expressions(
+        self, kernel_id: str, expressions: dict[str, str], timeout: float
+    ) -> dict | None:
+        """Evaluate ``expressions`` silently in an idle Python kernel of ours (the tutor's runtime
+        facts); None when the kernel is busy, unknown, remote (gateway) or not Python."""
+        from .kernels.execute import user_expressions
+
+        try:
+            km = self.serverapp.kernel_manager.get_kernel(kernel_id)
+        except KeyError:
+            return None
+        if getattr(km, "kernel_client", None) is None:
+            return None  # a gateway kernel: no shared client to ask through
+        try:
+            language = (km.kernel_spec.language or "").lower()
+        except Exception:
+            return None
+        if language != "python":
+            return None
+        return await user_expressions(km, expressions, timeout=timeout)

@@ -5,8 +5,11 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { conversationTarget } from './terminal';
+
 export type Role = 'learner' | 'tutor' | 'system';
-export type Kind = 'question' | 'more' | 'hint' | 'answer' | 'notice';
+export type Kind =
+  'question' | 'more' | 'hint' | 'answer' | 'notice' | 'watchdog';
 export type Status = 'streaming' | 'done' | 'stopped' | 'error';
 
 /** A tutor conversation message, exactly as the server sends it. */
@@ -51,7 +54,21 @@ export type StreamFrame =
       type: 'status';
       kernel_state?: string | null;
       thinking?: boolean;
+      /** The runaway-cell warning whose cell still runs (Interrupt is offered on it). */
+      watchdog?: string | null;
+      /** A terminal conversation: whether its terminal is still open. */
+      terminal?: 'running' | 'closed';
     };
+
+/** What an Interrupt did (`interrupted: false` with a `reason` when there was nothing to stop). */
+export interface IInterruptResult {
+  interrupted: boolean;
+  kernel_id?: string | null;
+  caller?: string;
+  state?: string | null;
+  reason?: string;
+  refused?: boolean;
+}
 
 /** An HTTP error from the tutor API, with the server's JSON message when there is one. */
 export class TutorApiError extends Error {
@@ -109,12 +126,13 @@ export class TutorClient {
   }
 
   async history(path: string, since?: number): Promise<ITutorMessage[]> {
-    const query: Record<string, string> = { path };
+    const target = conversationTarget(path);
+    const query: Record<string, string> = { [target.field]: target.value };
     if (since !== undefined && since > 0) {
       query.since = String(since);
     }
     const data = await this.request<{ messages: ITutorMessage[] }>(
-      'history',
+      URLExt.join(target.api, 'history'),
       {},
       query
     );
@@ -145,31 +163,46 @@ export class TutorClient {
     cellId?: string | null,
     consent = false
   ): Promise<IAskReply> {
+    const target = conversationTarget(fields.path);
     const body: Record<string, string | boolean> = { ...fields };
+    if (target.field === 'terminal') {
+      delete body.path;
+      body.terminal = target.value;
+    }
     if (cellId) {
       body.cell_id = cellId;
     }
     if (consent) {
       body.consent = true;
     }
-    return this.request<IAskReply>(endpoint, {
+    return this.request<IAskReply>(URLExt.join(target.api, endpoint), {
       method: 'POST',
       body: JSON.stringify(body)
     });
   }
 
   stop(path: string, id: string): Promise<{ stopped: boolean }> {
-    return this.request<{ stopped: boolean }>('stop', {
+    const target = conversationTarget(path);
+    return this.request<{ stopped: boolean }>(URLExt.join(target.api, 'stop'), {
       method: 'POST',
-      body: JSON.stringify({ path, id })
+      body: JSON.stringify({ [target.field]: target.value, id })
+    });
+  }
+
+  /** Interrupt the cell running in a notebook's kernel (the learner's click on a runaway-cell warning). */
+  interrupt(path: string): Promise<IInterruptResult> {
+    return this.request<IInterruptResult>('interrupt', {
+      method: 'POST',
+      body: JSON.stringify({ path })
     });
   }
 
   /** The websocket URL of a notebook's live stream (with the token when Jupyter appends it). */
   streamUrl(path: string): string {
+    const target = conversationTarget(path);
     let url =
-      URLExt.join(this.settings.wsUrl, API, 'stream') +
-      `?path=${encodeURIComponent(path)}`;
+      URLExt.join(this.settings.wsUrl, API, target.api, 'stream') +
+      `?${target.field}=${encodeURIComponent(target.value)}`;
     if (this.settings.appendToken && this.settings.token) {
       url += `&token=${encodeURIComponent(this.settings.token)}`;
     }

@@ -26,6 +26,7 @@ import { TRANSLATION_DOMAIN } from './i18n';
 import { PANEL_ID, TutorSidebar } from './panel';
 import { TutorPreferences } from './settings';
 import { stdinPlugin } from './stdin';
+import { followTerminals, terminalConversation } from './terminal';
 
 import '../style/index.css';
 
@@ -198,6 +199,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     tracker.currentChanged.connect((_, panel) => follow(panel));
     follow(tracker.currentWidget);
+
+    // A terminal brought to the front shows its own conversation; back on a notebook, the
+    // notebook's again (terminal.ts).
+    followTerminals(
+      app,
+      name => {
+        follow(null);
+        sidebar.showNotebook(terminalConversation(name));
+      },
+      widget => {
+        if (widget && widget === tracker.currentWidget) {
+          follow(tracker.currentWidget);
+        }
+      }
+    );
 
     const openSidebar = () => {
       app.shell.activateById(sidebar.id);

@@ -339,6 +339,34 @@ export class TutorChatModel extends AbstractChatModel {
     }
   }
 
+  /** The runaway-cell warning whose cell still runs: the panel offers Interrupt on it. */
+  get runawayId(): string | null {
+    return this._runawayId;
+  }
+
+  /** Interrupt the cell running in this notebook's kernel (the learner's click). */
+  async interrupt(): Promise<boolean> {
+    try {
+      const result = await this._client.interrupt(this.path);
+      if (!result.interrupted) {
+        this._notice = {
+          kind: 'info',
+          text: this._trans.__(
+            'Nothing was interrupted: %1',
+            result.reason || this._trans.__('nothing is running')
+          )
+        };
+        this._emit();
+      }
+      return result.interrupted;
+    } catch (err) {
+      this._setError(err, message =>
+        this._trans.__('The cell could not be interrupted: %1', message)
+      );
+      return false;
+    }
+  }
+
   /** Stop every reply that is still streaming. */
   async stop(): Promise<void> {
     const ids = this.streamingIds;
@@ -441,6 +469,8 @@ export class TutorChatModel extends AbstractChatModel {
         if (typeof frame.thinking === 'boolean') {
           this._serverThinking = frame.thinking;
         }
+        // a status is a snapshot: no `watchdog` key, no runaway cell
+        this._runawayId = frame.watchdog ?? null;
         this._updateWriters();
         this._emit();
         break;
@@ -622,6 +652,7 @@ export class TutorChatModel extends AbstractChatModel {
   private _connection: ConnectionState = 'connecting';
   private _serverThinking = false;
   private _serverKernelState: string | null = null;
+  private _runawayId: string | null = null;
   private _pending = 0;
   private _notice: INotice | null = null;
   private _contextCell: IContextCell | null = null;

@@ -14,6 +14,7 @@ import {
 } from '@jupyter/chat';
 import { IThemeManager, ReactWidget } from '@jupyterlab/apputils';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ServerConnection } from '@jupyterlab/services';
 import {
   ITranslator,
   nullTranslator,
@@ -29,6 +30,10 @@ import { TRANSLATION_DOMAIN } from './i18n';
 import { TutorChatModel } from './model';
 import { LocalOnlySanitizer } from './sanitizer';
 import { TutorPreferences } from './settings';
+import { conversationLabel } from './terminal';
+import { createInterruptPreamble } from './watchdog';
+import { InterruptPermission } from './permissions';
+import { attachTryIt, serverTryRunner } from './tryit';
 
 export const PANEL_ID = 'ltt-tutor-panel';
 
@@ -104,6 +109,8 @@ export function badgeLabels(
           levelName(meta.level, trans)
         )
       : trans.__('Answer');
+  } else if (meta.kind === 'watchdog') {
+    kind = trans.__('Runaway cell');
   } else if (meta.kind === 'notice') {
     kind = trans.__('Notice');
   }
@@ -278,7 +285,9 @@ class TutorHeader extends ReactWidget {
                 : trans.__('No notebook open')
             }
           >
-            {model ? model.path : trans.__('no notebook')}
+            {model
+              ? conversationLabel(model.path, trans)
+              : trans.__('no notebook')}
           </span>
         </div>
         <div className="ltt-TutorHeader-meta">
@@ -300,6 +309,13 @@ class TutorHeader extends ReactWidget {
             />
             <span>{trans.__('Share my notebook with the AI tutor')}</span>
           </label>
+        )}
+        {info?.engine === 'llm' && model?.path.endsWith('.ipynb') && (
+          <InterruptPermission
+            path={model.path}
+            settings={sidebar.serverSettings}
+            trans={trans}
+          />
         )}
         {model && (
           <div
@@ -398,6 +414,7 @@ export class TutorSidebar extends Panel {
     this._themeManager = options.themeManager ?? null;
     this._preambles = new MessagePreambleRegistry();
     this._preambles.addComponent(createMessageBadge(trans));
+    this._preambles.addComponent(createInterruptPreamble(trans)); // watchdog.tsx
     this._header = new TutorHeader(this, trans);
     this.addWidget(this._header);
     this._stack = new Panel();
@@ -414,6 +431,11 @@ export class TutorSidebar extends Panel {
 
   /** The panel's settings (consent, font size, opening on a hint). */
   readonly preferences: TutorPreferences;
+
+  /** How the panel reaches the server (token, XSRF): for the header's permission checkbox. */
+  get serverSettings(): ServerConnection.ISettings {
+    return this._client.settings;
+  }
 
   get info(): ITutorInfo | null {
     return this._info;
@@ -492,6 +514,13 @@ export class TutorSidebar extends Panel {
       model.start();
       Private.labelInput(widget, this._trans);
       Private.keepNewestInView(widget, model);
+      // "Try it" under the tutor's code examples: runs them in a sidecar kernel (tryit.ts).
+      attachTryIt(widget, model, {
+        run: serverTryRunner(this._client.settings),
+        rendermime: this._rendermime,
+        trans: this._trans,
+        path: () => model.path
+      });
     }
     return entry.model;
   }

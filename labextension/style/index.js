@@ -1,2 +1,3 @@
 import '@jupyter/chat/style/index.js';
 import './base.css';
+import './tryit.css';

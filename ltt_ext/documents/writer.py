@@ -27,6 +27,8 @@ from pycrdt import Map, Text
 
 from ..kernels.message import KernelMessage
 from ..outputs import to_output
+from .external import ExternalCell, file_id_of, outputs_manager_of, too_large
+from .outputs import is_placeholder
 
 if t.TYPE_CHECKING:
     from jupyter_server_documents.rooms.ynotebook_room import YNotebookRoom
@@ -38,7 +40,7 @@ RoomResolver = t.Callable[[str], t.Awaitable[None]]
 class _CellRun:
     """What the writer knows about one execution of one cell."""
 
-    __slots__ = ("room", "ycell", "cell_id", "clear_pending", "started", "execution_count")
+    __slots__ = ("room", "ycell", "cell_id", "clear_pending", "started", "execution_count", "external")
 
     def __init__(self, room, ycell: Map, cell_id: str):
         self.room = room
@@ -47,6 +49,7 @@ class _CellRun:
         self.clear_pending = False
         self.started = False
         self.execution_count: int | None = None
+        self.external: ExternalCell | None = None  # its outputs were moved out of the YDoc
 
 
 class _DisplayTarget(t.NamedTuple):
@@ -190,8 +193,7 @@ class KernelNotebookWriter:
             if msg_type == "execute_input":
                 with ycell.doc.transaction():
                     if not run.started:
-                        del ycell["outputs"][:]
-                        self.displays.forget_cell(run.room, run.cell_id)
+                        self._clear(run)
                         run.started = True
                     # The count is written when the run ends, with its idle state: JupyterLab marks a
                     # cell idle (prompt [n] instead of [*]) as soon as its count changes.
@@ -200,6 +202,8 @@ class KernelNotebookWriter:
             elif msg_type == "status":
                 if msg.content.get("execution_state") == "idle":
                     with ycell.doc.transaction():
+                        if run.external is not None:
+                            run.external.finish()
                         if run.started:
                             ycell["execution_count"] = run.execution_count
                         ycell["execution_state"] = "idle"
@@ -215,7 +219,15 @@ class KernelNotebookWriter:
             self.owner.log.exception("Could not record %s in cell %s", msg_type, msg.cell_id)
 
     def _clear(self, run: _CellRun) -> None:
-        del run.ycell["outputs"][:]
+        youtputs = run.ycell["outputs"]
+        if run.external is not None:
+            run.external.clear()
+            run.external = None
+        elif any(is_placeholder(o) for o in youtputs):  # moved out when the notebook was opened
+            om = outputs_manager_of(run.room)
+            if om is not None:
+                om.clear(file_id_of(run.room), run.cell_id)
+        del youtputs[:]
         self.displays.forget_cell(run.room, run.cell_id)
         run.clear_pending = False
 
@@ -232,12 +244,21 @@ class KernelNotebookWriter:
                     "execute_result",
                 ):
                     continue
+                if is_placeholder(old):
+                    self._update_external(target, output)
+                    continue
                 old_output = old.to_py()
                 assert old_output is not None  # read from the document: an integrated map
                 new = {**old_output, "data": output["data"], "metadata": output["metadata"]}
                 youtputs[target.output_index] = Map(new)  # replaced, as JupyterLab's model replaces it
             except Exception:  # the cell was deleted meanwhile
                 self.owner.log.debug("Display %s: output gone in cell %s", display_id, target.cell_id)
+
+    def _update_external(self, target: _DisplayTarget, output: dict) -> None:
+        for run in self.runs.values():
+            if run is not None and run.ycell is target.ycell and run.external is not None:
+                run.external.update(target.output_index, output)
+                return
 
     def _add_output(self, run: _CellRun, msg_type: str, content: dict) -> None:
         output = to_output(msg_type, content)
@@ -249,6 +270,18 @@ class KernelNotebookWriter:
             self._clear(run)
         if display_id:
             self._update_displays(display_id, output)
+        if run.external is None:
+            om = outputs_manager_of(run.room)
+            if om is not None and too_large(om, run.ycell, output):
+                run.external = ExternalCell.move(om, run.room, run.ycell, run.cell_id, output)
+                if display_id:
+                    self.displays.add(display_id, self._target(run, len(youtputs) - 1))
+                return
+        else:
+            run.external.add(output)
+            if display_id:
+                self.displays.add(display_id, self._target(run, len(youtputs) - 1))
+            return
         if output["output_type"] == "stream":
             last = youtputs[len(youtputs) - 1] if len(youtputs) else None
             text = last.get("text") if isinstance(last, Map) else None
@@ -263,13 +296,19 @@ class KernelNotebookWriter:
             output["text"] = Text(output["text"])
         youtputs.append(Map(output))
         if display_id:
-            self.displays.add(display_id, _DisplayTarget(run.room, run.cell_id, run.ycell, len(youtputs) - 1))
+            self.displays.add(display_id, self._target(run, len(youtputs) - 1))
+
+    @staticmethod
+    def _target(run: _CellRun, index: int) -> _DisplayTarget:
+        return _DisplayTarget(run.room, run.cell_id, run.ycell, index)
 
     def finish_all(self) -> None:
         """The kernel restarted or died: nothing in flight will finish."""
         for run in self.runs.values():
             if run is not None:
                 try:
+                    if run.external is not None:
+                        run.external.finish()
                     if run.started:
                         run.ycell["execution_count"] = run.execution_count
                     run.ycell["execution_state"] = "idle"

@@ -12,7 +12,7 @@ from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from ..store import StoreUnavailable
-from ..tutor.service import Tutor, TutorInputError, TutorNotFound
+from ..tutor.service import Tutor, TutorForbidden, TutorInputError, TutorNotFound
 from .base import LttAPIHandler, checked_notebook_path
 
 AUTH_RESOURCE = "ltt"
@@ -49,6 +49,8 @@ class TutorAPIHandler(LttAPIHandler):
             raise web.HTTPError(400, str(e)) from None
         except TutorNotFound as e:
             raise web.HTTPError(404, str(e)) from None
+        except TutorForbidden as e:
+            raise web.HTTPError(403, str(e)) from None
         except StoreUnavailable as e:
             raise web.HTTPError(503, str(e)) from None
 
@@ -112,6 +114,23 @@ class StopHandler(TutorAPIHandler):
         self.finish(json.dumps({"stopped": stopped}))
 
 
+class InterruptHandler(TutorAPIHandler):
+    """The learner's Interrupt on a runaway-cell warning: ``{"path"}`` -> what was done."""
+
+    @web.authenticated
+    @authorized
+    async def post(self):
+        tutor, b = self.tutor, self.body()
+        path = await self.notebook_path(b.get("path"))
+        # stopping a cell is acting on a kernel: the server's authorizer has its say too
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "write", "kernels")
+        )
+        if not allowed:
+            raise web.HTTPError(403, "You may not interrupt kernels on this server.")
+        self.finish(json.dumps(await self.call(tutor.interrupt(path))))
+
+
 class StreamHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     """Pushes every event of one notebook to the client, as JSON text frames."""
 
@@ -172,5 +191,6 @@ tutor_handlers = [
     (r"/ltt/api/tutor/ask", AskHandler),
     (r"/ltt/api/tutor/more", MoreHandler),
     (r"/ltt/api/tutor/stop", StopHandler),
+    (r"/ltt/api/tutor/interrupt", InterruptHandler),
     (r"/ltt/api/tutor/stream", StreamHandler),
 ]

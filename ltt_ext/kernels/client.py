@@ -40,6 +40,7 @@ from jupyter_server._tz import utcnow
 from nextgen_kernels_api.services.kernels.client import JupyterServerKernelClient
 from traitlets import Int, Type
 
+from .fanout import WebsocketGroup
 from .message import KernelMessage
 from .requests import Request, RequestRegistry
 
@@ -188,6 +189,8 @@ class SharedKernelClient(JupyterServerKernelClient):
         self.stdin_routes: dict[str, str] = {}
         self._routes: dict[t.Any, _Route] = {}
         self._listeners = self._routes  # nextgen code that counts listeners keeps working
+        # The websockets that take pre-built frames: one route for all of them (see .fanout).
+        self.websockets = WebsocketGroup(self)
         # Called when the kernel restarts: requests in flight will never be answered.
         self.restart_callbacks: set[t.Callable[[], None]] = set()
 
@@ -406,23 +409,24 @@ class SharedKernelClient(JupyterServerKernelClient):
     async def _monitor_channel_messages(self, channel_name: str, channel) -> None:
         socket = channel.socket
         session = channel.session
+        # What ZMQ already holds is read without the asyncio socket's per-message Future (a
+        # synchronous view of the same socket: this loop is its only reader, and the next
+        # awaited recv checks ZMQ's events before it waits, so no wake-up is lost).
+        drain: zmq.Socket = zmq.Socket.shadow(socket.underlying)
         routed = 0
         try:
             while channel.is_alive():
                 frames = await socket.recv_multipart()
-                try:
-                    _idents, msg_list = session.feed_identities(frames)
-                except ValueError:
-                    self.log.warning("Malformed message on %s (no delimiter)", channel_name)
-                    continue
-                if len(msg_list) < 5 or not self._authentic(session, msg_list):
-                    self.log.warning("Dropping unsigned or malformed message on %s", channel_name)
-                    continue
-                self.dispatch(channel_name, KernelMessage(channel_name, msg_list[1:]))
-                routed += 1
-                if routed % self.yield_every == 0:
-                    # Fairness: let websockets flush and other channels run.
-                    await asyncio.sleep(0)
+                while True:
+                    self._route_frames(channel_name, session, frames)
+                    routed += 1
+                    if routed % self.yield_every == 0:
+                        # Fairness: let websockets flush and other channels run.
+                        await asyncio.sleep(0)
+                    try:
+                        frames = drain.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
         except (asyncio.CancelledError, zmq.ContextTerminated):
             pass
         except zmq.ZMQError as e:
@@ -430,6 +434,17 @@ class SharedKernelClient(JupyterServerKernelClient):
                 self.log.error("Channel monitoring failed for %s: %s", channel_name, e)
         except Exception:
             self.log.exception("Channel monitoring failed for %s", channel_name)
+
+    def _route_frames(self, channel_name: str, session, frames: list) -> None:
+        try:
+            _idents, msg_list = session.feed_identities(frames)
+        except ValueError:
+            self.log.warning("Malformed message on %s (no delimiter)", channel_name)
+            return
+        if len(msg_list) < 5 or not self._authentic(session, msg_list):
+            self.log.warning("Dropping unsigned or malformed message on %s", channel_name)
+            return
+        self.dispatch(channel_name, KernelMessage(channel_name, msg_list[1:]))
 
     async def stop_listening(self) -> None:
         """Cancel the channel loops *and wait for them*, so nothing is left pending."""

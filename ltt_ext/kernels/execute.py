@@ -158,3 +158,68 @@ async def execute(
     if result.error is not None and result.status == "ok":
         result.status = "error"
     return result
+
+
+def kernel_is_idle(kernel_manager) -> bool:
+    """Idle, and no execute request of anyone's still waiting for its reply."""
+    client = getattr(kernel_manager, "kernel_client", None)
+    if client is None or getattr(kernel_manager, "execution_state", None) != "idle":
+        return False
+    return not any(r.msg_type == "execute_request" for r in client.requests.pending())
+
+
+async def user_expressions(
+    kernel_manager, expressions: dict[str, str], *, timeout: float = 1.0
+) -> dict | None:
+    """Evaluate ``expressions`` in the kernel with a *silent* execute request, and return the
+    reply's ``user_expressions`` (None when the kernel is busy, or no reply within ``timeout``).
+
+    Silent, empty code, no history: the kernel does not count it, store it or publish an
+    ``execute_input``; its busy/idle statuses name a request nobody else made, so the notebook
+    writer and the tutor's tracker ignore them. Only sent when the kernel is idle: it must never
+    wait behind (or delay) the learner's own cells.
+    """
+    # A cell's reply and its idle status travel on different channels: the reply may follow
+    # the status the caller reacted to by a moment. Wait that moment, not for a busy kernel.
+    settle = asyncio.get_running_loop().time() + min(timeout, 0.1)
+    while not kernel_is_idle(kernel_manager):
+        if asyncio.get_running_loop().time() >= settle:
+            return None
+        await asyncio.sleep(0.005)
+    client = kernel_manager.kernel_client
+    session = client.session
+    request = session.msg(
+        "execute_request",
+        {
+            "code": "",
+            "silent": True,
+            "store_history": False,
+            "user_expressions": expressions,
+            "allow_stdin": False,
+            "stop_on_error": False,
+        },
+    )
+    header = request["header"]
+    reply: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def collect(channel: str, msg: list) -> None:
+        if channel != "shell" or reply.done():
+            return
+        if not isinstance(msg, KernelMessage):
+            msg = KernelMessage(channel, msg)
+        if msg.parent_msg_id == msg_id and msg.msg_type == "execute_reply":
+            reply.set_result(msg.content)
+
+    parts = [session.pack(request[k]) for k in ("header", "parent_header", "metadata", "content")]
+    msg_id = client.send_request("shell", parts, header).msg_id
+    client.add_listener(collect, msg_types=[("execute_reply", "shell")])
+    try:
+        content = await asyncio.wait_for(reply, timeout)
+    except asyncio.TimeoutError:
+        return None
+    finally:
+        client.remove_listener(collect)
+    if content.get("status") != "ok":
+        return None
+    found = content.get("user_expressions")
+    return found if isinstance(found, dict) else None

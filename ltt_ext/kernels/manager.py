@@ -10,6 +10,9 @@ start and restart, exactly once.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import sys
 import typing as t
 
 from jupyter_server._tz import utcnow
@@ -20,8 +23,9 @@ from nextgen_kernels_api.services.kernels.kernelmanager import (
 from nextgen_kernels_api.services.kernels.kernelmanager import (
     MultiKernelManager as NextgenMultiKernelManager,
 )
-from traitlets import DottedObjectName, Type
+from traitlets import DottedObjectName, Int, Type
 
+from . import ipykernel_iopub
 from .client import SharedKernelClient
 
 
@@ -53,6 +57,14 @@ class SharedClientKernelManager(NextgenKernelManager):
         help="Kept equal to client_class.",
     )
 
+    kernel_iopub_hwm = Int(
+        100_000,
+        config=True,
+        help="Messages an ipykernel kernel's IOPub socket may queue before it drops output (ZMQ's "
+        "default, 1000, lost blocks of lines when many kernels printed at once). Applied by an "
+        "IPython extension loaded into kernels run by this server's Python; 0: leave kernels alone.",
+    )
+
     _started_once = False
 
     # nextgen's connection test (the start's wait for a first answer, and our post-restart
@@ -66,6 +78,15 @@ class SharedClientKernelManager(NextgenKernelManager):
         if self.kernel_client is not None:
             # A plain class attribute of nextgen's client (not configurable): set per instance.
             self.kernel_client.connection_test_retry_interval = self.nudge_interval
+
+    async def _async_pre_start_kernel(self, **kw):
+        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        if self.kernel_iopub_hwm and _runs_our_ipykernel(kernel_cmd):
+            kernel_cmd = [*kernel_cmd, f"--IPKernelApp.extra_extensions={ipykernel_iopub.__name__}"]
+            env = dict(kw.get("env") or os.environ)
+            env[ipykernel_iopub.ENV] = str(self.kernel_iopub_hwm)
+            kw["env"] = env
+        return kernel_cmd, kw
 
     async def _async_post_start_kernel(self, **kwargs) -> None:
         # nextgen connects the client on the first start and keeps it across restarts
@@ -173,6 +194,17 @@ class SharedClientKernelManager(NextgenKernelManager):
         if not restart and self.kernel_client is not None:
             await self.kernel_client.close()
         await super()._async_cleanup_resources(restart=restart)
+
+
+def _runs_our_ipykernel(cmd: list[str]) -> bool:
+    """An ipykernel started with this server's Python (which can import the extension), not told
+    otherwise already."""
+    if not cmd or not any("ipykernel" in part for part in cmd):
+        return False
+    if any("extra_extensions" in part for part in cmd):
+        return False
+    exe = shutil.which(cmd[0]) or cmd[0]
+    return os.path.realpath(exe) == os.path.realpath(sys.executable)
 
 
 class SharedClientMultiKernelManager(NextgenMultiKernelManager):

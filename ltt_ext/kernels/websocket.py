@@ -31,6 +31,7 @@ from tornado.iostream import StreamBufferFullError, StreamClosedError
 from tornado.websocket import WebSocketClosedError
 from traitlets import Int
 
+from .fanout import WebsocketGroup, write_to_stream
 from .message import KernelMessage, ws_frame
 from .wire import CHANNELS, MalformedMessage, check_header, decode_part, parse_json, parse_v1
 
@@ -55,6 +56,7 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
 
     _attached = False
     _raw_frames = False
+    _group: WebsocketGroup | None = None
     v1 = True
 
     @property
@@ -85,9 +87,14 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         # Without per-message compression, a frame is just a header and the payload: write the
         # one built for all websockets. tornado's write_message would rebuild it and make a Task
         # per websocket per message (over half the routing time at W=10 in a py-spy profile).
+        # Such websockets join the kernel's group (see .fanout: one write per loop turn).
         self._raw_frames = handler.get_compression_options() is None
         client = self.client
-        client.add_listener(self.handle_outgoing_message)
+        self._group = getattr(client, "websockets", None) if self._raw_frames else None
+        if self._group is not None:
+            self._group.add(self)
+        else:
+            client.add_listener(self.handle_outgoing_message)
         if self.session.session:
             client.ws_sessions[self.session.session] = self
         self._attached = True
@@ -105,7 +112,10 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         self._attached = False
         try:
             client = self.client
-            client.remove_listener(self.handle_outgoing_message)
+            if self._group is not None:
+                self._group.remove(self)
+            else:
+                client.remove_listener(self.handle_outgoing_message)
             client.requests.forget_origin(self)
             if client.ws_sessions.get(self.session.session) is self:
                 del client.ws_sessions[self.session.session]
@@ -123,7 +133,11 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         session = self.client.session
         msg = session.msg("status", content={"execution_state": state})
         parts = [session.pack(msg[k]) for k in ("header", "parent_header", "metadata", "content")]
-        self.handle_outgoing_message("iopub", KernelMessage("iopub", parts))
+        kmsg = KernelMessage("iopub", parts)
+        if self._group is not None:
+            self._group.send_own(self, self.frame_for(kmsg))
+        else:
+            self.handle_outgoing_message("iopub", kmsg)
 
     # -- client -> kernel ------------------------------------------------------------------
 
@@ -206,6 +220,18 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         else:
             self._write(*msg.ws_json)
 
+    def frame_for(self, msg: KernelMessage) -> bytes:
+        """The websocket frame of ``msg`` for this connection (raw-frame connections only)."""
+        request = msg.request
+        if request is not None and request.origin is self and request.origin_msg_id is not None:
+            payload, binary = msg.ws_payload_for_origin(self.v1)
+            return ws_frame(payload, 0x82 if binary else 0x81)
+        return msg.ws_frame if self.v1 else msg.ws_json_frame
+
+    def write_raw(self, data: bytes) -> None:
+        """Write complete websocket frames (the group's one write per loop turn)."""
+        self._write_frame(data)
+
     def _write_frame(self, frame: bytes) -> None:
         ws = self.websocket_handler.ws_connection
         if ws is None or ws.is_closing():
@@ -214,7 +240,7 @@ class SharedClientWebsocketConnection(BaseKernelWebsocketConnection):
         stream = ws.stream
         assert stream is not None  # an open (not closing) connection has its stream
         try:
-            stream.write(frame)
+            write_to_stream(stream, frame)
         except StreamClosedError:
             self.disconnect()
         except StreamBufferFullError:

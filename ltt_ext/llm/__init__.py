@@ -1,5 +1,5 @@
 """OpenAI-compatible LLM provider."""
 
-from .provider import LLMError, OpenAIProvider, Usage
+from .provider import LLMError, OpenAIProvider, ToolCall, Usage
 
-__all__ = ["LLMError", "OpenAIProvider", "Usage"]
+__all__ = ["LLMError", "OpenAIProvider", "ToolCall", "Usage"]

@@ -99,6 +99,40 @@ def _empty_reason(stream, finish_reason: str | None) -> str:
 OnWait = Callable[[float], Awaitable[None]]
 
 
+@dataclass
+class ToolCall:
+    """One function call the model asked for (its arguments are the model's JSON text, unchecked)."""
+
+    id: str
+    name: str
+    arguments: str = ""
+
+    def to_message(self) -> dict[str, Any]:
+        """The entry of the assistant message's ``tool_calls`` that asked for it."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+def _add_tool_call_piece(calls: dict[int, ToolCall], piece: Any) -> None:
+    """Streamed tool calls come in pieces by ``index``: the id and name first, then argument text."""
+    index = getattr(piece, "index", None)
+    index = index if isinstance(index, int) else len(calls)
+    call = calls.setdefault(index, ToolCall(id="", name=""))
+    if getattr(piece, "id", None):
+        call.id = piece.id
+    function = getattr(piece, "function", None)
+    if function is not None:
+        if getattr(function, "name", None) and not call.name:
+            call.name = function.name
+        if getattr(function, "arguments", None):
+            call.arguments += function.arguments
+    if not call.id:
+        call.id = f"call_{index}"
+
+
 class OpenAIProvider:
     def __init__(
         self,
@@ -132,7 +166,17 @@ class OpenAIProvider:
 
     token_param = "max_tokens"
 
-    def _params(self, messages: list[dict], stream: bool) -> dict[str, Any]:
+    # Function calling: None until an endpoint accepted or refused `tools`; False is remembered for
+    # the provider's life (the tutor then answers prompt-only, as before tools existed).
+    tools_supported: bool | None = None
+
+    def _params(
+        self,
+        messages: list[dict],
+        stream: bool,
+        tools: list[dict] | None = None,
+        tool_choice: str | None = None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -143,7 +187,21 @@ class OpenAIProvider:
             params[self.token_param] = self.max_tokens
         if stream and self.stream_usage:
             params["stream_options"] = {"include_usage": True}
+        if tools and self.tools_supported is not False:
+            params["tools"] = tools
+            if tool_choice:
+                params["tool_choice"] = tool_choice
         return params
+
+    def _refuses_tools(self, error: openai.APIStatusError, params: dict[str, Any]) -> bool:
+        """A 4xx/5xx about tools to a request that had some: remember that, and retry without."""
+        if "tools" not in params or error.status_code not in (400, 404, 422, 500, 501):
+            return False
+        text = str(error).lower()
+        if not any(k in text for k in ("tool", "function")):
+            return False
+        self.tools_supported = False
+        return True
 
     def _adapt(self, error: openai.BadRequestError) -> bool:
         """Learn from a 400 what this endpoint does not accept; True if a retry may succeed."""
@@ -163,7 +221,14 @@ class OpenAIProvider:
         waited = False
         while True:
             try:
-                return await self.client.chat.completions.create(**params_for())
+                params = params_for()
+                try:
+                    return await self.client.chat.completions.create(**params)
+                except openai.APIStatusError as e:
+                    if adapted >= 3 or not self._refuses_tools(e, params):
+                        raise
+                    adapted += 1
+                    continue  # the same request, prompt-only
             except openai.BadRequestError as e:
                 adapted += 1
                 if adapted > 3 or not self._adapt(e):
@@ -184,20 +249,37 @@ class OpenAIProvider:
                 await asyncio.sleep(min(0.5 * 2 ** (retries - 1), 4.0))
 
     async def stream(
-        self, messages: list[dict], on_wait: OnWait | None = None
+        self,
+        messages: list[dict],
+        on_wait: OnWait | None = None,
+        *,
+        tools: list[dict] | None = None,
+        tool_choice: str | None = None,
+        on_tool_calls: Callable[[list[ToolCall]], None] | None = None,
     ) -> AsyncGenerator[str | Usage, None]:
         """Yield text deltas as they arrive, then a :class:`Usage` if the server reported one.
 
-        A stream that ends without any text (a 200 with a web page, ``finish_reason: length``
-        before a word, an empty stream) is an :class:`LLMError`, never an empty answer."""
+        With ``tools`` (OpenAI function specs), the tool calls the model streams are put together
+        and handed to ``on_tool_calls`` once the stream ends; an endpoint that refuses tools is
+        asked again without them (and never offered tools again: :attr:`tools_supported`).
+
+        A stream that ends without any text or tool call (a 200 with a web page, ``finish_reason:
+        length`` before a word, an empty stream) is an :class:`LLMError`, never an empty answer."""
         try:
             # stream=True in the params: the openai client returns a stream
-            stream = cast(
-                AsyncStream[ChatCompletionChunk],
-                await self._create(lambda: self._params(messages, True), on_wait),
-            )
+            sent: dict[str, Any] = {}
+
+            def params() -> dict[str, Any]:
+                sent.clear()  # the params of the attempt that answered (a retry may drop tools)
+                sent.update(self._params(messages, True, tools, tool_choice))
+                return dict(sent)
+
+            stream = cast(AsyncStream[ChatCompletionChunk], await self._create(params, on_wait))
         except openai.OpenAIError as e:
             raise LLMError(_reason(e)) from e
+        if "tools" in sent:
+            self.tools_supported = True
+        calls: dict[int, ToolCall] = {}
         usage = None
         finish_reason = None
         wrote = False
@@ -214,6 +296,8 @@ class OpenAIProvider:
                 for choice in chunk.choices or []:
                     finish_reason = getattr(choice, "finish_reason", None) or finish_reason
                     text = getattr(choice.delta, "content", None) if choice.delta else None
+                    for piece in (getattr(choice.delta, "tool_calls", None) if choice.delta else None) or []:
+                        _add_tool_call_piece(calls, piece)
                     if text:
                         wrote = wrote or not text.isspace()
                         yield text
@@ -224,8 +308,11 @@ class OpenAIProvider:
                 await stream.close()
             except Exception:
                 pass
-        if not wrote:
+        complete = [c for _, c in sorted(calls.items()) if c.name]
+        if not wrote and not complete:
             raise LLMError(_empty_reason(stream, finish_reason))
+        if complete and on_tool_calls is not None:
+            on_tool_calls(complete)
         if usage is not None:
             yield usage
 

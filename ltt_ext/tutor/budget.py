@@ -1,10 +1,18 @@
 """Per-learner spending limits: LLM tokens per hour and requests per minute.
 
-Pure: the limits and the verdict. The usage itself is read from the store
-(``Store.usage_since``), so a restarted server still knows what was spent.
+:class:`Budget` is pure: the limits and the verdict. :class:`Spending` applies it to the
+usage read from the store (``Store.usage_since``), so a restarted server still knows what
+was spent.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from ..store import Store, StoreUnavailable
 
 REQUEST_WINDOW = 60.0
 TOKEN_WINDOW = 3600.0
@@ -41,3 +49,39 @@ class Budget:
                 f"It frees up again in about {wait} min; the offline hints still work."
             )
         return None
+
+
+class Spending:
+    """The budget applied to the stored usage: admit a request (check and record as one step),
+    tell whether the tokens are spent, record tokens. The store is reached through a getter
+    (it is reopened after a stop)."""
+
+    def __init__(self, budget: Budget, store: Callable[[], Store], log: logging.Logger | None = None):
+        self.budget = budget
+        self._store = store
+        self.log = log or logging.getLogger(__name__)
+        self._lock: asyncio.Lock | None = None
+
+    async def _usage(self, learner: str) -> list[tuple[float, int, int]]:
+        return await self._store().usage_since(learner, time.time() - TOKEN_WINDOW)
+
+    async def admit(self, learner: str) -> str | None:
+        """Count one request against the learner's budget, or say why it is over (None: go ahead)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # concurrent asks cannot both slip in
+            limit = self.budget.check(await self._usage(learner), time.time())
+            if not limit:
+                await self._store().record_usage(learner, requests=1)
+            return limit
+
+    async def tokens_spent(self, learner: str) -> bool:
+        return bool(self.budget.tokens_per_hour) and self.budget.tokens_spent(
+            await self._usage(learner), time.time()
+        )
+
+    async def record_tokens(self, learner: str, tokens: int) -> None:
+        try:
+            await self._store().record_usage(learner, tokens=tokens)
+        except StoreUnavailable as e:
+            self.log.warning("ltt tutor: %d tokens of %s not recorded: %s", tokens, learner, e)

@@ -1,70 +1,62 @@
 """Pedagogy policy: the hint ladder and when to speak up on one's own.
 
-Pure and clock-injected so it is unit-testable; the service owns the timers.
+Both are per *error*: a conversation (notebook) can have several errors in
+flight, each with its own ladder and its own proactive nudge. Pure and
+clock-injected so it is unit-testable; the service owns the timers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import OrderedDict
 
 NUDGE, HINT, EXPLANATION = 1, 2, 3
-
-
-@dataclass
-class _Rung:
-    signature: str
-    level: int
-    seen: int
+MAX_ERRORS = 200  # per conversation: signatures remembered, oldest forgotten first
 
 
 class HintLadder:
-    """Ladder position per notebook and error.
+    """The highest level shown, per conversation and error signature.
 
-    A new error starts at the nudge; the same error again (same cell code, type
-    and message) climbs one rung; "more help" climbs one rung; a different error
-    starts over.
+    The next hint for an error is one rung above the last one *shown* for it: a
+    new error starts at the nudge, "more help" and the same error again climb,
+    and an error whose nudge was never shown (gated) still starts at the nudge.
     """
 
     def __init__(self) -> None:
-        self._rungs: dict[tuple[str, str | None], _Rung] = {}
+        self._shown: dict[str, OrderedDict[str, int]] = {}
 
-    def on_error(self, path: str, cell_key: str | None, signature: str) -> int:
-        key = (path, cell_key)
-        rung = self._rungs.get(key)
-        if rung is None or rung.signature != signature:
-            self._rungs[key] = _Rung(signature, NUDGE, 1)
-            return NUDGE
-        rung.seen += 1
-        rung.level = min(rung.level + 1, EXPLANATION)
-        return rung.level
+    def shown_level(self, key: str, signature: str) -> int | None:
+        levels = self._shown.get(key)
+        return levels.get(signature) if levels is not None else None
 
-    def current(self, path: str, cell_key: str | None, signature: str) -> int:
-        rung = self._rungs.get((path, cell_key))
-        return rung.level if rung and rung.signature == signature else NUDGE
+    def next_level(self, key: str, signature: str) -> int:
+        shown = self.shown_level(key, signature)
+        return NUDGE if shown is None else min(shown + 1, EXPLANATION)
 
-    def climb(self, path: str, cell_key: str | None, signature: str) -> int:
-        key = (path, cell_key)
-        rung = self._rungs.get(key)
-        if rung is None or rung.signature != signature:
-            rung = self._rungs[key] = _Rung(signature, NUDGE, 1)
-        rung.level = min(rung.level + 1, EXPLANATION)
-        return rung.level
+    def shown(self, key: str, signature: str, level: int) -> None:
+        levels = self._shown.setdefault(key, OrderedDict())
+        levels[signature] = max(level, levels.get(signature, 0))
+        levels.move_to_end(signature)
+        while len(levels) > MAX_ERRORS:
+            levels.popitem(last=False)
 
-    def forget(self, path: str) -> None:
-        for key in [k for k in self._rungs if k[0] == path]:
-            del self._rungs[key]
+    def forget(self, key: str) -> None:
+        self._shown.pop(key, None)
 
 
 class ProactiveGate:
-    """At most one proactive hint per notebook per ``min_interval`` seconds."""
+    """At most one proactive hint per error (conversation + signature) per ``min_interval`` seconds:
+    a different error gets its own nudge at once, the same error re-run in a loop does not."""
 
     def __init__(self, min_interval: float):
         self.min_interval = min_interval
-        self._last: dict[str, float] = {}
+        self._last: OrderedDict[tuple[str, str], float] = OrderedDict()
 
-    def allow(self, path: str, now: float) -> bool:
-        last = self._last.get(path)
+    def allow(self, key: str, signature: str, now: float) -> bool:
+        last = self._last.get((key, signature))
         if last is not None and now - last < self.min_interval:
             return False
-        self._last[path] = now
+        self._last[(key, signature)] = now
+        self._last.move_to_end((key, signature))
+        while len(self._last) > 10_000:
+            self._last.popitem(last=False)
         return True

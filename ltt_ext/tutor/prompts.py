@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .instructor import InstructorNotes
+from .instructor import InstructorNotes, redact_verbatim
 
 LEVEL_RULES = {
     1: "Give a NUDGE: one or two sentences pointing to where to look (the line, the name, the value). "
@@ -34,10 +34,20 @@ Use them to steer your help. They are confidential: never quote them, never ment
 </instructor-notes>"""
 
 
+def prompt_guidance(notes: InstructorNotes | None) -> str:
+    """The part of the notes a prompt may carry: the guidance, never the secret parts, and with any
+    secret line the guidance repeats (a solution pasted again under "Hints") replaced by ``[…]``."""
+    if notes is None or not notes.guidance.strip():
+        return ""
+    secret_only = InstructorNotes(notes.source_path, "", notes.secret)
+    return redact_verbatim(notes.guidance, secret_only).strip()
+
+
 def system_prompt(allow_solutions: bool, notes: InstructorNotes | None) -> str:
     text = SYSTEM.format(solutions=SOLUTIONS_OK if allow_solutions else NO_SOLUTIONS)
-    if notes and notes.guidance:
-        text += "\n\n" + INSTRUCTOR.format(guidance=notes.guidance)
+    guidance = prompt_guidance(notes)
+    if guidance:
+        text += "\n\n" + INSTRUCTOR.format(guidance=guidance)
     return text
 
 
@@ -65,11 +75,17 @@ def question_messages(
     notes: InstructorNotes | None,
     history: Sequence[tuple[str, str]] = (),
 ) -> list[dict]:
-    """A free question, with recent conversation turns (role, text) and the notebook context."""
+    """A free question, with recent conversation turns (role, text) and the notebook context.
+
+    The question is sent once: when ``history`` already ends with it (the learner's message is
+    stored before the answer is asked for), it is not appended again."""
     msgs = [{"role": "system", "content": system_prompt(allow_solutions, notes)}]
     if context_md:
         msgs.append({"role": "system", "content": "The learner's notebook context:\n\n" + context_md})
-    for role, text in history:
-        msgs.append({"role": "assistant" if role == "tutor" else "user", "content": text})
+    turns = list(history)
+    if turns and turns[-1][0] not in ("tutor", "assistant") and turns[-1][1].strip() == question.strip():
+        turns.pop()
+    for role, text in turns:
+        msgs.append({"role": "assistant" if role in ("tutor", "assistant") else "user", "content": text})
     msgs.append({"role": "user", "content": question})
     return msgs

@@ -1,20 +1,13 @@
-"""The tutor service: kernel listener, worker, engines, store and live push.
+"""The tutor service: what to answer, when, and with which engine.
 
-How a hint travels: the shared kernel client calls :meth:`Tutor.listener_for`'s
-callback with each iopub message; the callback only enqueues. The worker task
-groups messages by their parent request into an :class:`Execution`, and on the
-``idle`` status maps kernel -> session -> notebook path (and the executed code
-to a notebook cell when the msg id carries no cell id). An execution that raised
-is recorded in the notebook's context, climbs the hint ladder, and (debounced,
-rate-limited) triggers a proactive hint: a message is stored in SQLite and
-pushed to every subscriber of that notebook; the engine (LLM or built-in) then
-fills it, streaming deltas; the final text is stored again. A browser that
-attaches later reads the stored history over REST.
-
-A notebook's conversation (history, hint ladder, context) is keyed by its file
-id (jupyter_server_fileid), so it follows renames and moves; the path is what
-clients and messages show. Every store call is awaited (the store has its own
-thread); :class:`~ltt_ext.store.StoreUnavailable` reaches the handlers (503).
+How a hint travels: the :class:`~ltt_ext.tutor.tracker.ExecutionTracker` turns
+kernel messages into finished executions; a failed one is recorded in its
+notebook's context and, once per error (:class:`~ltt_ext.tutor.policy.ProactiveGate`),
+gets a proactive hint one rung above the last shown for that error
+(:class:`~ltt_ext.tutor.policy.HintLadder`). The service reads the learner's live
+values (:mod:`ltt_ext.tutor.facts`), builds a :class:`~ltt_ext.tutor.engines.Job`,
+and an engine (LLM, else built-in) fills a reply of the notebook's
+:class:`~ltt_ext.tutor.conversations.Conversations`, which stores and pushes it.
 
 This module is pure domain: no tornado. The server side is reached through a
 *workspace* object (see :mod:`ltt_ext.workspace`).
@@ -23,35 +16,46 @@ This module is pure domain: no tornado. The server side is reached through a
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from traitlets import Bool, Enum, Float, Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..kernels.message import KernelMessage
-from ..llm import LLMError, OpenAIProvider, Usage
+from ..llm import LLMError, OpenAIProvider
 from ..store import Message, Store, StoreUnavailable
-from . import instructor, prompts
-from .bounded import DeadlineExceeded, Streamed, stream_bounded
-from .budget import TOKEN_WINDOW, Budget
-from .builtin import BuiltinEngine
-from .context import Cell, ErrorInfo, Execution, NotebookContext, output_text
+from . import facts as runtime
+from . import instructor
+from .budget import Budget, Spending
+from .context import Cell, ErrorInfo, Execution, NotebookContext
+from .conversations import Conversations, Event, Subscriber, conversation_of
+from .engines import Engine, Job, Output
+from .engines.llm import LLMEngine
+from .engines.offline import OfflineEngine
+from .engines.remote import HubTutorService, RemoteEngine
 from .policy import HintLadder, ProactiveGate
-from .text import estimate_tokens
+from .runaway import RunawayCells
+from .tracker import IOPUB_TYPES, ExecutionTracker
 
-Event = dict[str, Any]
-Subscriber = Callable[[Event], Any]
+__all__ = [
+    "IOPUB_TYPES",
+    "Event",
+    "Subscriber",
+    "Tutor",
+    "TutorForbidden",
+    "TutorInputError",
+    "TutorNotFound",
+    "Workspace",
+]
 
 
 @runtime_checkable
 class Workspace(Protocol):
     """What the tutor needs from the server (:class:`ltt_ext.workspace.ServerWorkspace`; the unit tests
-    use an in-memory one). Optional extras, looked up with ``getattr``: ``file_id(path)``, ``event_logger``."""
+    use an in-memory one). Optional extras, looked up with ``getattr``: ``file_id(path)``, ``event_logger``,
+    ``user_expressions(kernel_id, expressions, timeout)``."""
 
     def normalize_path(self, path: str) -> str: ...
 
@@ -64,21 +68,16 @@ class Workspace(Protocol):
     async def read_text(self, path: str) -> str | None: ...
 
 
-def _conversation_of(msg: Message) -> str:
-    """A stored message's conversation key (``Tutor._add`` sets it; the store fills it in for old rows)."""
-    assert msg.file_id is not None, "the message was never stored"
-    return msg.file_id
-
-
-IOPUB_TYPES = ("execute_input", "stream", "execute_result", "display_data", "error", "status")
-
-
 class TutorInputError(ValueError):
     """Bad input from a client (-> 400)."""
 
 
 class TutorNotFound(LookupError):
     """Unknown notebook or message (-> 404)."""
+
+
+class TutorForbidden(PermissionError):
+    """Turned off by the server's configuration (-> 403)."""
 
 
 class Tutor(LoggingConfigurable):
@@ -169,7 +168,20 @@ class Tutor(LoggingConfigurable):
         "> 0: wait until an error burst has been quiet this long and hint about its last error.",
     )
     proactive_interval = Float(
-        15.0, config=True, help="At most one proactive hint per notebook per this many seconds."
+        15.0,
+        config=True,
+        help="At most one proactive hint per error (notebook + cell code + error) per this many seconds; "
+        "a different error gets its own hint at once.",
+    )
+    runtime_facts = Bool(
+        True,
+        config=True,
+        help="Read what the learner's values are (type, length, keys, shape, columns) from the idle kernel "
+        "with a silent user_expressions request, for hints that say it. Never runs learner code "
+        "(see ltt_ext.tutor.facts).",
+    )
+    facts_timeout = Float(
+        0.5, config=True, help="Seconds to wait for the kernel's runtime facts before hinting without them."
     )
 
     # -- budget -------------------------------------------------------------------------------------
@@ -184,6 +196,71 @@ class Tutor(LoggingConfigurable):
         help="Who a budget belongs to. 'server': one learner per server (JupyterHub, a laptop; token-authenticated "
         "requests get a fresh anonymous identity each, so per-user would be bypassable); 'user': per username, "
         "for shared servers with real identities.",
+    )
+
+    # -- runaway cells (ltt_ext.tutor.watchdog) ----------------------------------------------------
+    watchdog = Bool(
+        True, config=True, help="Tell the learner when a cell runs away (silent too long, or flooding)."
+    )
+    watchdog_silence = Float(
+        30.0,
+        config=True,
+        help="Seconds a cell may run without any output before the tutor says so (0: never).",
+    )
+    watchdog_lines_per_second = Float(
+        2000.0, config=True, help="Output lines per second that count as a flood (0: lines are not counted)."
+    )
+    watchdog_bytes_per_second = Float(
+        1_000_000.0,
+        config=True,
+        help="Output bytes per second that count as a flood (0: bytes are not counted).",
+    )
+    watchdog_flood_seconds = Float(
+        3.0, config=True, help="Seconds a flood must last before the tutor says so."
+    )
+    watchdog_interval = Float(
+        1.0, config=True, help="Seconds between the watchdog's checks of running cells."
+    )
+    interrupt_button = Bool(
+        True,
+        config=True,
+        help="Offer Interrupt on the tutor's runaway-cell messages (the learner's click is their permission). "
+        "Off: the tutor only warns, and POST /ltt/api/tutor/interrupt answers 403.",
+    )
+    auto_interrupt_after = Float(
+        0.0,
+        config=True,
+        help="Course policy: interrupt a cell the watchdog flagged once it has run this many seconds "
+        "(0: never; the learner always can).",
+    )
+
+    # -- the course's tutor service on JupyterHub (ltt_ext.hub, docs/deploy-course.md) -------------
+    hub_service = Unicode(
+        "auto",
+        config=True,
+        help="Under JupyterHub, the hub service that answers LLM-bound work (its key, policy, notes and "
+        "budgets win over this server's c.Tutor.* settings, which are then ignored). 'auto': the service "
+        "'ltt-tutor' if the hub shows it to this server; '': never; a name: that service.",
+    )
+    hub_service_url = Unicode(
+        "",
+        config=True,
+        help="Where to reach the hub service (e.g. http://ltt-tutor:10101/services/ltt-tutor/); default: "
+        "the URL in the hub's service model.",
+    )
+    hub_busy_report = Float(
+        10.0, config=True, help="Seconds a cell runs before the hub service's dashboard is told (long runs)."
+    )
+
+    # -- terminals (ltt_ext.terminals) --------------------------------------------------------------
+    watch_terminals = Bool(
+        True,
+        config=True,
+        help="Follow the learner's terminals (jupyter_server_terminals) and give hints on failed commands, "
+        "in a conversation per terminal. Password prompts' input is never recorded.",
+    )
+    terminal_tail_lines = Int(
+        200, config=True, help="Lines of each terminal's output the tutor keeps in memory."
     )
 
     # -- plumbing -----------------------------------------------------------------------------------
@@ -206,40 +283,46 @@ class Tutor(LoggingConfigurable):
 
         return os.path.join(jupyter_data_dir(), "ltt_ext", "tutor.sqlite")
 
-    msg_types = [(t, "iopub") for t in IOPUB_TYPES]
+    msg_types = ExecutionTracker.msg_types
 
     def __init__(self, workspace: Workspace | None = None, store: Store | None = None, **kwargs):
         super().__init__(workspace=workspace, **kwargs)
         self._store = store
-        self.builtin = BuiltinEngine()
+        self.offline = OfflineEngine()
+        self.builtin = self.offline.rules
         self.ladder = HintLadder()
         self.gate = ProactiveGate(self.proactive_interval)
         self.budget = Budget(self.tokens_per_hour, self.requests_per_minute)
-        self._background: set[asyncio.Task] = set()
-        self._adopted: set[tuple[str, str]] = set()
-        self._unsaved: dict[str, Message] = {}
-        self._budget_lock: asyncio.Lock | None = None
+        self.spending = Spending(self.budget, lambda: self.store, log=self.log)
+        self.tracker = ExecutionTracker(
+            self._finished, self._kernel_state, workspace, self.queue_size, log=self.log
+        )
+        self.conversations = Conversations(lambda: self.store, self._key, self._emit, log=self.log)
+        self.conversations.on_change = self._publish_status
+        self.runaway = RunawayCells(self)
+        from ..terminals.service import TerminalTutor
+
+        self.terminal_tutor = TerminalTutor(self)
+        self.tracker.watch = self.runaway.watchdog
         self._llm: OpenAIProvider | None = None
-        self._llm_sem: asyncio.Semaphore | None = None
-        self._listeners: dict[str, Callable] = {}
-        self._queue: deque[tuple[str, KernelMessage]] = deque()
-        self.dropped = 0
-        self._wakeup: asyncio.Event | None = None
-        self._worker: asyncio.Task | None = None
-        self._pending: dict[tuple[str, str], Execution] = {}
-        self._kernel_paths: dict[str, tuple[list[str], float]] = {}
-        self._kernel_states: dict[str, str] = {}
+        self._llm_engine: LLMEngine | None = None
         self._contexts: dict[str, NotebookContext] = {}
-        self._subscribers: dict[str, list[tuple[str, Subscriber]]] = {}
-        self._active: dict[str, tuple[Message, asyncio.Task]] = {}
         self._debounce: dict[str, asyncio.Task] = {}
         self._learner_of: dict[str, str] = {}
+        self._last_run: dict[str, str] = {}  # kernel id -> msg id of its latest finished execution
         self._stopping = False
+        self.tools: Any = None  # the tool layer (ltt_ext.tools.layer.Tools), set by the app
+        self.hub = HubTutorService.from_environment(
+            self.hub_service, self.hub_service_url, self.log, busy_after=self.hub_busy_report
+        )
+        self.remote = RemoteEngine(self.hub, self.offline, log=self.log) if self.hub is not None else None
 
     # ------------------------------------------------------------------------------------------------
     # configuration views
     @property
     def llm_enabled(self) -> bool:
+        if self.hub is not None:
+            return self.hub.llm  # the course's service decides
         if self.engine == "builtin":
             return False
         return bool(self.model)
@@ -261,13 +344,43 @@ class Tutor(LoggingConfigurable):
         return self._llm
 
     @property
+    def llm_engine(self) -> LLMEngine:
+        if self._llm_engine is None:
+            self._llm_engine = LLMEngine(
+                lambda: self.llm,
+                model=self.model,
+                allow_solutions=self.allow_solutions,
+                context_tokens=self.context_tokens,
+                concurrency=self.concurrency,
+                deadline=self.llm_deadline,
+                max_chars=self.max_answer_chars,
+                record_tokens=self.spending.record_tokens,
+                log=self.log,
+                tools=self._llm_toolbox,
+            )
+        return self._llm_engine
+
+    def _llm_toolbox(self, job: Job):
+        """The tools the LLM may call for this answer (OpenAI function calling), or None."""
+        return self.tools.toolbox_for(job) if self.tools is not None else None
+
+    @property
     def store(self) -> Store:
         if self._store is None or self._store.closed:
             self._store = Store(self.db_path, timeout=self.db_timeout)
         return self._store
 
+    @property
+    def dropped(self) -> int:
+        """Kernel messages the tracker dropped because it fell behind."""
+        return self.tracker.dropped
+
     def info(self) -> dict:
         """What the front end may know: never a key or an endpoint."""
+        if self.hub is not None:  # the course's policy, not this server's c.Tutor.* settings
+            if self.hub.stale():
+                self._refresh_hub_policy()
+            return {"proactive": self.proactive, **self.hub.info()}
         return {
             "engine": "llm" if self.llm_enabled else "builtin",
             "model": self.model if self.llm_enabled else None,
@@ -311,15 +424,45 @@ class Tutor(LoggingConfigurable):
         except Exception:
             self.log.debug("ltt tutor: event not emitted", exc_info=True)
 
+    def _refresh_hub_policy(self) -> None:
+        assert self.hub is not None
+        self.hub.policy_at = time.monotonic()  # one refresh at a time
+        try:
+            self.conversations.background(self.hub.resolve())
+        except RuntimeError:
+            pass  # no running loop
+
+    async def _start_hub(self) -> None:
+        """Use the course's hub service if there is one (its policy wins), else this server's settings."""
+        assert self.hub is not None
+        if not await self.hub.resolve() and not self.hub.explicit:
+            self.log.info(
+                "ltt tutor: no hub service %r found; using this server's c.Tutor settings", self.hub.name
+            )
+            await self.hub.close()
+            self.hub = self.remote = None
+            return
+        self.log.info(
+            "ltt tutor: LLM work goes to the course's hub service %r (%s); this server's c.Tutor.model, "
+            "base_url, api_key, allow_solutions, consent_required, tokens_per_hour, requests_per_minute "
+            "and instructor notes are ignored: the service's policy applies",
+            self.hub.name,
+            "available"
+            if self.hub.available
+            else "not reachable yet: the built-in tutor answers until it is",
+        )
+
     async def start(self) -> None:
-        self._stopping = False
+        self._stopping = self.conversations.stopping = False
         self._register_events()
+        if self.hub is not None:
+            await self._start_hub()
         if self.engine == "llm" and not self.model:
             self.log.warning("ltt tutor: engine='llm' but no c.Tutor.model is set; using the built-in engine")
         self.log.info(
             "ltt tutor: %s engine%s, store %s",
             "LLM" if self.llm_enabled else "built-in",
-            f" ({self.model})" if self.llm_enabled else "",
+            f" ({self.hub.model if self.hub is not None else self.model})" if self.llm_enabled else "",
             self.db_path,
         )
         try:
@@ -329,19 +472,20 @@ class Tutor(LoggingConfigurable):
             self.log.warning("ltt tutor: %s", e)
         if n:
             self.log.info("ltt tutor: closed %d answers left streaming by a previous server", n)
-        self._ensure_worker()
+        self.tracker.start()
 
     async def stop(self) -> None:
         self._stopping = True
-        tasks = [t for _, t in self._active.values()] + list(self._debounce.values()) + list(self._background)
-        if self._worker is not None:
-            tasks.append(self._worker)
-        for t in tasks:
+        debounce = list(self._debounce.values())
+        for t in debounce:
             t.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        self._worker = None
-        self._queue.clear()
+        await asyncio.gather(*debounce, return_exceptions=True)
+        await self.runaway.stop()
+        await self.terminal_tutor.stop()
+        await self.tracker.stop()
+        await self.conversations.stop()
+        if self.hub is not None:
+            await self.hub.close()
         if self._llm is not None:
             try:
                 await self._llm.close()
@@ -351,39 +495,24 @@ class Tutor(LoggingConfigurable):
         if self._store is not None:
             await self._store.close()
 
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every queued kernel message was handled (tests, benchmarks)."""
+        await self.tracker.drain(timeout)
+
     # ------------------------------------------------------------------------------------------------
-    # kernel side: the listener only enqueues
+    # kernel side (ltt_ext.kernels.manager.KernelConsumer): the tracker listens
     def listener_for(self, kernel_id: str) -> Callable[[str, list], None]:
-        cb = self._listeners.get(kernel_id)
-        if cb is None:
-
-            def on_kernel_message(channel: str, parts) -> None:
-                if self._stopping:
-                    return
-                msg = parts if isinstance(parts, KernelMessage) else KernelMessage(channel, parts)
-                if len(self._queue) >= self.queue_size:
-                    self._queue.popleft()
-                    self.dropped += 1
-                self._queue.append((kernel_id, msg))
-                if self._ensure_worker():
-                    assert self._wakeup is not None  # created with the worker
-                    self._wakeup.set()
-
-            cb = self._listeners[kernel_id] = on_kernel_message
-        return cb
+        return self.tracker.listener_for(kernel_id)
 
     def forget_kernel(self, kernel_id: str) -> None:
-        self._listeners.pop(kernel_id, None)
-        self._kernel_paths.pop(kernel_id, None)
-        self._kernel_states.pop(kernel_id, None)
-        for key in [k for k in self._pending if k[0] == kernel_id]:
-            del self._pending[key]
+        self.tracker.forget_kernel(kernel_id)
+        self.runaway.kernel_gone(kernel_id)
+        self._last_run.pop(kernel_id, None)
 
     def kernel_restarted(self, kernel_id: str) -> None:
-        """Executions cut short by a restart never finish: drop them (the listener stays attached)."""
-        self._kernel_states.pop(kernel_id, None)
-        for key in [k for k in self._pending if k[0] == kernel_id]:
-            del self._pending[key]
+        self.tracker.kernel_restarted(kernel_id)
+        self.runaway.kernel_gone(kernel_id)
+        self._last_run.pop(kernel_id, None)  # the values an error was about are gone
 
     def kernel_died(self, kernel_id: str, restarting: bool) -> None:
         """The kernel process died (the manager restarts it, or gives up): tell its notebooks' learners."""
@@ -391,11 +520,10 @@ class Tutor(LoggingConfigurable):
         if self._stopping:
             return
         try:
-            task = asyncio.get_running_loop().create_task(self._announce_death(kernel_id, restarting))
+            asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop (a hook called from a thread at shutdown): nothing to push to
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.conversations.background(self._announce_death(kernel_id, restarting))
 
     async def _announce_death(self, kernel_id: str, restarting: bool) -> None:
         text = (
@@ -404,110 +532,22 @@ class Tutor(LoggingConfigurable):
             else "Your kernel died: variables from earlier cells are gone — restart it and rerun the cells you need."
         )
         state = "restarting" if restarting else "dead"
-        self._kernel_states[kernel_id] = state
-        for path in await self._paths_for_kernel(kernel_id, fresh=True):
+        self.tracker.kernel_states[kernel_id] = state
+        for path in await self.tracker.paths_for_kernel(kernel_id, fresh=True):
             ctx = self.context(path)
             ctx.kernel_state = state
             try:
-                await self._notice(path, text, None)
+                await self.conversations.notice(path, text, None)
             except StoreUnavailable as e:
                 self.log.warning("ltt tutor: kernel death not recorded for %s: %s", path, e)
             self._publish_status(self._key(path))
 
-    def _ensure_worker(self) -> bool:
-        if self._worker is not None and not self._worker.done():
-            return True
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        if self._stopping:
-            return False
-        self._wakeup = asyncio.Event()
-        self._worker = asyncio.create_task(self._work(), name="ltt-tutor-worker")
-        return True
-
-    async def _work(self) -> None:
-        handled = 0
-        while True:
-            while not self._queue:
-                assert self._wakeup is not None  # created with this worker, before it started
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            handled += 1
-            if handled % 200 == 0:
-                await asyncio.sleep(0)  # a flood of outputs must not hold the event loop
-            kernel_id, msg = self._queue.popleft()
-            try:
-                await self._handle(kernel_id, msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.log.exception("ltt tutor: failed to handle a %s message", msg.msg_type)
-
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Wait until every queued kernel message was handled (tests, benchmarks)."""
-        deadline = time.monotonic() + timeout
-        while self._queue and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-
-    async def _handle(self, kernel_id: str, msg: KernelMessage) -> None:
-        mt = msg.msg_type
-        key = (kernel_id, msg.parent_header.get("msg_id") or "")
-        if mt == "status":
-            state = msg.content.get("execution_state")
-            if state and self._kernel_states.get(kernel_id) != state:
-                self._kernel_states[kernel_id] = state
-                for path in self._kernel_paths.get(kernel_id, ([], 0))[0]:
-                    self.context(path).kernel_state = state
-                    self._publish_status(self._key(path))
-            if state == "idle" and key in self._pending:
-                await self._finalize(self._pending.pop(key))
-            return
-        if mt == "execute_input":
-            content = msg.content
-            self._pending[key] = Execution(
-                kernel_id=kernel_id,
-                msg_id=key[1],
-                code=str(content.get("code", "")),
-                execution_count=content.get("execution_count"),
-                cell_id=msg.cell_id,
-            )
-            while len(self._pending) > 200:  # a kernel that died mid-run never sends idle
-                self._pending.pop(next(iter(self._pending)))
-            # resolve the notebooks now so status pushes reach their subscribers
-            await self._paths_for_kernel(kernel_id)
-            return
-        ex = self._pending.get(key)
-        if ex is None:
-            if mt != "error":
-                return
-            ex = self._pending[key] = Execution(kernel_id=kernel_id, msg_id=key[1], cell_id=msg.cell_id)
-        if mt == "error":
-            ex.error = ErrorInfo.from_content(msg.content)
-        elif ex.outputs_full:
-            ex.outputs_dropped += 1
-        else:
-            ex.add_output(output_text(mt, msg.content))
-
-    async def _paths_for_kernel(self, kernel_id: str, fresh: bool = False) -> list[str]:
-        """The notebooks whose sessions use ``kernel_id`` (usually one), cached briefly."""
-        cached = self._kernel_paths.get(kernel_id)
-        if (
-            cached
-            and not fresh
-            and (cached[0] or time.monotonic() - cached[1] < 2)
-            and time.monotonic() - cached[1] < 10
-        ):
-            return cached[0]
-        paths: list[str] = []
-        if self.workspace is not None:
-            try:
-                paths = list(await self.workspace.kernel_paths(kernel_id))
-            except Exception:
-                self.log.debug("ltt tutor: no session for kernel %s", kernel_id, exc_info=True)
-        self._kernel_paths[kernel_id] = (paths, time.monotonic())
-        return paths
+    def _kernel_state(self, kernel_id: str, state: str, paths: list[str]) -> None:
+        for path in paths:
+            self.context(path).kernel_state = state
+            self._publish_status(self._key(path))
+            if self.hub is not None:  # long runs, for the instructor dashboard
+                self.hub.kernel_state(path, self._key(path), state)
 
     async def _notebook_of(self, ex: Execution, paths: list[str]) -> NotebookContext:
         """The notebook an execution came from when several share its kernel: the one holding
@@ -523,11 +563,12 @@ class Tutor(LoggingConfigurable):
                     return ctx
         return self.context(paths[0])
 
-    async def _finalize(self, ex: Execution) -> None:
-        ex.finished = time.time()
-        paths = await self._paths_for_kernel(ex.kernel_id)
+    async def _finished(self, ex: Execution, paths: list[str]) -> None:
+        """The tracker's callback: an execution reached idle."""
+        self._last_run[ex.kernel_id] = ex.msg_id
+        self.runaway.finished(ex.kernel_id, ex.msg_id)
         if paths and self.workspace is not None and not all([await self.workspace.exists(p) for p in paths]):
-            paths = await self._paths_for_kernel(ex.kernel_id, fresh=True)  # renamed or moved since cached
+            paths = await self.tracker.paths_for_kernel(ex.kernel_id, fresh=True)  # renamed or moved
         if not paths:
             return  # a console or a kernel without a notebook: nothing to tutor
         ctx = await self._notebook_of(ex, paths)
@@ -540,36 +581,38 @@ class Tutor(LoggingConfigurable):
                 if cell is not None:
                     ex.cell_id = cell.id
         ctx.record(ex)
-        if ex.error is None:
+        if self.hub is not None:  # errors (family and message, no code), for the instructor dashboard
+            self.hub.execution(ex, path, self._key(path))
+        if ex.error is None or not self.proactive or self._stopping:
             return
-        sig = ex.error.signature(ex.code)
         key = self._key(path)
-        self.ladder.on_error(key, ex.cell_id or sig, sig)
-        if self.proactive and not self._stopping:
+        if self.proactive_delay > 0:
+            # hint about the last error of a burst, once the burst has been quiet this long
             old = self._debounce.pop(key, None)
             if old is not None:
                 old.cancel()
             self._debounce[key] = asyncio.create_task(self._proactive_after_quiet(key, ex))
+        else:
+            await self._proactive(key, ex)
 
     async def _proactive_after_quiet(self, key: str, ex: Execution) -> None:
         try:
-            if self.proactive_delay > 0:
-                await asyncio.sleep(self.proactive_delay)
+            await asyncio.sleep(self.proactive_delay)
         finally:
             if self._debounce.get(key) is asyncio.current_task():
                 del self._debounce[key]
-        if not self.gate.allow(key, time.monotonic()):
+        await self._proactive(key, ex)
+
+    async def _proactive(self, key: str, ex: Execution) -> None:
+        # _finished calls this only for a failed execution, after setting its notebook path
+        assert ex.error is not None and ex.path is not None
+        sig = ex.error.signature(ex.code)
+        if not self.gate.allow(key, sig, time.monotonic()):
             return
         try:
-            # _finalize schedules this only for a failed execution, after setting its notebook path
-            assert ex.error is not None and ex.path is not None
-            sig = ex.error.signature(ex.code)
-            level = self.ladder.current(key, ex.cell_id or sig, sig)
+            level = await self._next_level(key, sig)
             learner = self._learner_of.get(key) or self.learner_key(None)
-            reply = await self._new_reply(ex.path, "hint", ex, level, learner)
-            self._launch(
-                reply, lambda r: self._produce_hint(r, ex, level, learner, request=None, consent=False)
-            )
+            await self._hint(ex.path, ex, level, learner, consent=False)
         except Exception:
             self.log.exception("ltt tutor: proactive hint failed for %s", ex.path)
 
@@ -584,14 +627,6 @@ class Tutor(LoggingConfigurable):
             except Exception:
                 self.log.debug("ltt tutor: no file id for %s", path, exc_info=True)
         return path
-
-    async def _conversation(self, path: str) -> str:
-        """The key of ``path``'s conversation, its rows from before file ids adopted (once per process)."""
-        key = self._key(path)
-        if key != path and (path, key) not in self._adopted:
-            await self.store.adopt(path, key)
-            self._adopted.add((path, key))
-        return key
 
     def context(self, path: str) -> NotebookContext:
         """A notebook's rolling state, by file id; its ``path`` is where the notebook is now."""
@@ -619,8 +654,8 @@ class Tutor(LoggingConfigurable):
             ]
 
     async def _notes(self, path: str) -> instructor.InstructorNotes | None:
-        if not self.instructor_file:
-            return None
+        if not self.instructor_file or self.hub is not None:
+            return None  # with a hub service, the notes are the service's (its course folder)
         candidates = instructor.candidate_paths(path, self.instructor_file)
         if self.instructor_dir:
             for candidate in candidates:
@@ -638,6 +673,31 @@ class Tutor(LoggingConfigurable):
                 return instructor.parse(candidate, text)
         return None
 
+    async def read_facts(self, ex: Execution) -> runtime.RuntimeFacts | None:
+        """What the values of the failing code are now, read from the idle kernel without running
+        learner code; None when off, busy, not Python, slow, or when the kernel ran something since."""
+        inspect = getattr(self.workspace, "user_expressions", None)
+        if not self.runtime_facts or inspect is None or ex.error is None or not ex.kernel_id:
+            return None
+        if self._last_run.get(ex.kernel_id) != ex.msg_id:
+            return None  # later cells (or a restart) changed the values since the error
+        names = runtime.names_to_inspect(ex.code, runtime.error_line(ex.error.traceback))
+        if not names:
+            return None
+        started = time.perf_counter()
+        try:
+            found = await inspect(ex.kernel_id, {"ltt": runtime.expression(names)}, self.facts_timeout)
+        except Exception:
+            self.log.debug("ltt tutor: no runtime facts for kernel %s", ex.kernel_id, exc_info=True)
+            return None
+        entry = (found or {}).get("ltt") or {}
+        if entry.get("status") != "ok":
+            return None
+        facts = runtime.parse((entry.get("data") or {}).get("text/plain"))
+        if facts is not None:
+            facts.elapsed_ms = (time.perf_counter() - started) * 1000
+        return facts
+
     # ------------------------------------------------------------------------------------------------
     # requests from learners
     async def _checked_path(self, path: Any) -> str:
@@ -651,6 +711,10 @@ class Tutor(LoggingConfigurable):
             raise TutorNotFound(f"no such notebook: {path}")
         return path
 
+    async def checked_path(self, path: Any) -> str:
+        """Validate a notebook path the way every request does (for the websocket handler)."""
+        return await self._checked_path(path)
+
     @staticmethod
     def _checked_cell(cell_id: Any) -> str | None:
         if cell_id is None or cell_id == "":
@@ -662,20 +726,10 @@ class Tutor(LoggingConfigurable):
     def learner_key(self, username: str | None) -> str:
         return (username or "anonymous") if self.budget_scope == "user" else "server"
 
-    async def _usage(self, learner: str) -> list[tuple[float, int, int]]:
-        return await self.store.usage_since(learner, time.time() - TOKEN_WINDOW)
-
     async def _admit(self, learner: str) -> str | None:
-        """Count one LLM request against the learner's budget, or say why it is over (None: go ahead)."""
-        if not self.llm_enabled:
-            return None
-        if self._budget_lock is None:
-            self._budget_lock = asyncio.Lock()
-        async with self._budget_lock:  # check and record as one step: concurrent asks cannot both slip in
-            limit = self.budget.check(await self._usage(learner), time.time())
-            if not limit:
-                await self.store.record_usage(learner, requests=1)
-            return limit
+        if self.hub is not None:
+            return None  # the hub service keeps the learner's budget
+        return await self.spending.admit(learner) if self.llm_enabled else None
 
     async def ask(
         self, path: Any, text: Any, cell_id: Any = None, user: str = "anonymous", consent: bool = False
@@ -686,19 +740,21 @@ class Tutor(LoggingConfigurable):
             raise TutorInputError("'text' must be a non-empty string")
         if len(text) > 20_000:
             raise TutorInputError("'text' is too long (max 20000 characters)")
-        key = await self._conversation(path)
-        question = await self._add(
+        key = await self.conversations.key(path)
+        question = await self.conversations.add(
             Message(path, "learner", "question", text=text, cell_id=cell_id, user=user)
         )
-        user = self._learner_of[key] = self.learner_key(user)
+        learner = self._learner_of[key] = self.learner_key(user)
         ctx = self.context(path)
         await self._refresh_cells(ctx)
-        limit = await self._admit(user) if self._use_llm(consent) else None
+        limit = await self._admit(learner) if self._use_llm(consent) else None
         if limit:
-            return question, await self._notice(path, limit, cell_id)
+            return question, await self.conversations.notice(path, limit, cell_id)
         focus = self._focus(ctx, cell_id)
-        reply = await self._new_reply(path, "answer", focus, None, user, cell_id=cell_id)
-        self._launch(reply, lambda r: self._produce_answer(r, text, focus, cell_id, user, consent))
+        reply = await self._new_reply(path, "answer", focus, None, learner, cell_id=cell_id)
+        self.conversations.launch(
+            reply, lambda r: self._produce_answer(r, question, focus, cell_id, learner, consent)
+        )
         return question, reply
 
     async def more(
@@ -706,115 +762,72 @@ class Tutor(LoggingConfigurable):
     ) -> tuple[Message, Message]:
         path = await self._checked_path(path)
         cell_id = self._checked_cell(cell_id)
-        key = await self._conversation(path)
-        question = await self._add(
+        key = await self.conversations.key(path)
+        question = await self.conversations.add(
             Message(path, "learner", "more", text="More help, please.", cell_id=cell_id, user=user)
         )
-        user = self._learner_of[key] = self.learner_key(user)
+        learner = self._learner_of[key] = self.learner_key(user)
         ctx = self.context(path)
         await self._refresh_cells(ctx)
         ex = ctx.last_error_for(cell_id) or await self._error_from_store(path, cell_id)
         if ex is None:
-            return question, await self._notice(
+            return question, await self.conversations.notice(
                 path,
                 "There's no recent error to help with here. Run your code, or ask me a question.",
                 cell_id,
                 role="tutor",
             )
-        limit = await self._admit(user) if self._use_llm(consent) else None
+        limit = await self._admit(learner) if self._use_llm(consent) else None
         if limit:
-            return question, await self._notice(path, limit, cell_id)
+            return question, await self.conversations.notice(path, limit, cell_id)
         assert ex.error is not None  # last_error_for and _error_from_store give failed executions only
-        sig = ex.error.signature(ex.code)
-        previous = await self._last_hint_level(key, sig)
-        level = self.ladder.climb(key, ex.cell_id or sig, sig)
-        if previous:
-            level = max(level, min(previous + 1, 3))
-        reply = await self._new_reply(path, "hint", ex, level, user)
-        self._launch(reply, lambda r: self._produce_hint(r, ex, level, user, request=None, consent=consent))
-        return question, reply
+        level = await self._next_level(key, ex.error.signature(ex.code))
+        return question, await self._hint(path, ex, level, learner, consent=consent)
+
+    async def interrupt(self, path: Any) -> dict:
+        """The learner's Interrupt (panel): stop the cell running in the notebook's kernel."""
+        path = await self._checked_path(path)
+        if not self.interrupt_button:
+            raise TutorForbidden("Interrupting cells from the tutor panel is turned off on this server.")
+        return await self.runaway.interrupt(path, await self.conversations.key(path))
 
     async def stop_reply(self, path: Any, msg_id: Any) -> bool:
         path = await self._checked_path(path)
         if not isinstance(msg_id, str) or not msg_id:
             raise TutorInputError("'id' must be a message id")
-        entry = self._active.get(msg_id)
-        if entry is None or entry[0].file_id != self._key(path):
-            return False
-        entry[1].cancel()
-        await asyncio.wait([entry[1]])
-        return True
+        return await self.conversations.stop_reply(path, msg_id)
 
     async def history(self, path: Any, since: float | None = None) -> list[dict]:
         path = await self._checked_path(path)
-        key = await self._conversation(path)
-        out = []
-        for m in await self.store.history(key, since):
-            live = self._active.get(m.id)
-            d = (live[0] if live else self._unsaved.get(m.id, m)).to_json()
-            d["path"] = path  # where the notebook is now, whatever it was called then
-            out.append(d)
-        return out
+        return await self.conversations.history(path, since)
 
     async def messages(self, path: str) -> list[Message]:
         """A notebook's stored conversation (tests, tools)."""
-        return await self.store.history(await self._conversation(path))
+        return await self.store.history(await self.conversations.key(path))
 
     def subscribe(self, path: str, callback: Subscriber) -> Callable[[], None]:
-        """Push every event of ``path``'s conversation to ``callback`` (sync, must not block) until
-        unsubscribed; messages are shown under ``path`` even if the notebook is renamed meanwhile."""
-        key = self._key(path)
-        entry = (path, callback)
-        subs = self._subscribers.setdefault(key, [])
-        subs.append(entry)
-
-        def unsubscribe() -> None:
-            if entry in subs:
-                subs.remove(entry)
-            if not subs and self._subscribers.get(key) is subs:
-                del self._subscribers[key]
-
-        return unsubscribe
-
-    async def checked_path(self, path: Any) -> str:
-        """Validate a notebook path the way every request does (for the websocket handler)."""
-        return await self._checked_path(path)
+        return self.conversations.subscribe(path, callback)
 
     def status(self, path: str) -> Event:
         return self._status(self._key(path))
 
     def _status(self, key: str) -> Event:
         ctx = self._contexts.get(key)
-        thinking = any(m.file_id == key for m, _ in self._active.values())
-        return {"type": "status", "kernel_state": ctx.kernel_state if ctx else None, "thinking": thinking}
-
-    # ------------------------------------------------------------------------------------------------
-    # messages
-    def _publish(self, key: str, event: Event) -> None:
-        for path, cb in list(self._subscribers.get(key, ())):
-            message = event.get("message")
-            if message is not None and message.get("path") != path:
-                event = {**event, "message": {**message, "path": path}}  # renamed since it was written
-            try:
-                cb(event)
-            except Exception:
-                self.log.debug("ltt tutor: subscriber failed", exc_info=True)
+        event: Event = {
+            "type": "status",
+            "kernel_state": ctx.kernel_state if ctx else None,
+            "thinking": self.conversations.thinking(key),
+        }
+        runaway = self.runaway.active_message(key)
+        if runaway is not None:
+            event["watchdog"] = runaway  # a runaway cell's warning, while it runs: Interrupt offered
+        return event
 
     def _publish_status(self, key: str) -> None:
-        self._publish(key, self._status(key))
+        self.conversations.publish(key, self._status(key))
 
-    async def _add(self, msg: Message) -> Message:
-        if msg.file_id is None:
-            msg.file_id = self._key(msg.path)
-        await self.store.add(msg)
-        self._publish(msg.file_id, {"type": "message", "message": msg.to_json()})
-        if msg.status != "streaming":
-            self._emit(msg)
-        return msg
-
-    async def _notice(self, path: str, text: str, cell_id: str | None, role: str = "system") -> Message:
-        return await self._add(Message(path, role, "notice", text=text, cell_id=cell_id))
-
+    # ------------------------------------------------------------------------------------------------
+    # replies
     async def _new_reply(
         self,
         path: str,
@@ -846,11 +859,11 @@ class Tutor(LoggingConfigurable):
             level=level,
             status="streaming",
             engine="llm" if self.llm_enabled else "builtin",
-            model=self.model if self.llm_enabled else None,
+            model=(self.hub.model if self.hub is not None else self.model) if self.llm_enabled else None,
             user=learner,
             extra=extra,
         )
-        return await self._add(msg)
+        return await self.conversations.add(msg)
 
     async def _error_from_store(self, path: str, cell_id: str | None) -> Execution | None:
         hint = await self.store.latest(self._key(path), kind="hint", cell_id=cell_id)
@@ -868,11 +881,13 @@ class Tutor(LoggingConfigurable):
         ex.error = ErrorInfo(e.get("ename", "Error"), e.get("evalue", ""), list(e.get("traceback") or []))
         return ex
 
-    async def _last_hint_level(self, key: str, signature: str) -> int | None:
-        hint = await self.store.latest(key, kind="hint")
-        if hint is not None and hint.extra.get("signature") == signature:
-            return hint.level
-        return None
+    async def _next_level(self, key: str, signature: str) -> int:
+        """One rung above the last hint shown for this error (remembered across restarts via the store)."""
+        if self.ladder.shown_level(key, signature) is None:
+            hint = await self.store.latest(key, kind="hint")
+            if hint is not None and hint.extra.get("signature") == signature and hint.level:
+                self.ladder.shown(key, signature, hint.level)
+        return self.ladder.next_level(key, signature)
 
     @staticmethod
     def _focus(ctx: NotebookContext, cell_id: str | None) -> Execution | None:
@@ -882,186 +897,78 @@ class Tutor(LoggingConfigurable):
                 return ex if ex.error is not None else None
         return None
 
-    def _launch(self, reply: Message, produce: Callable[[Message], Any]) -> None:
-        task = asyncio.create_task(self._run(reply, produce))
-        self._active[reply.id] = (reply, task)
-        self._publish_status(_conversation_of(reply))
-
-    async def _run(self, reply: Message, produce) -> None:
-        try:
-            await produce(reply)
-            reply.status = "done"
-        except asyncio.CancelledError:
-            reply.status = "stopped"
-        except Exception:
-            self.log.exception("ltt tutor: answer failed")
-            reply.status = "error"
-            reply.text += "\n\n_Sorry — the tutor failed to answer. Please try again._"
-        finally:
-            self._active.pop(reply.id, None)
-            try:
-                if not self.store.closed:
-                    await self.store.update(reply)
-            except StoreUnavailable as e:
-                self.log.warning("ltt tutor: message %s not stored yet: %s", reply.id, e)
-                self._save_later(reply)
-            except Exception:
-                self.log.exception("ltt tutor: cannot store message %s", reply.id)
-            self._publish(_conversation_of(reply), {"type": "update", "message": reply.to_json()})
-            self._publish_status(_conversation_of(reply))
-            self._emit(reply)
-
-    def _save_later(self, reply: Message) -> None:
-        """A finished answer the store could not take (locked): keep serving it, and retry for a while
-        (else history would show it streaming until the next server start)."""
-        if self._stopping:
-            return  # shutting down: the next start marks it stopped
-        self._unsaved[reply.id] = reply
-
-        async def retry() -> None:
-            for delay in (1, 2, 5, 10, 30, 60, 120):
-                await asyncio.sleep(delay)
-                try:
-                    await self.store.update(reply)
-                    break
-                except StoreUnavailable:
-                    continue
-            else:
-                self.log.error("ltt tutor: message %s could not be stored", reply.id)
-            self._unsaved.pop(reply.id, None)
-
-        task = asyncio.create_task(retry())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    # ------------------------------------------------------------------------------------------------
-    # engines
     def _use_llm(self, consent: bool) -> bool:
-        return self.llm_enabled and (consent or not self.consent_required)
+        required = self.hub.consent_required if self.hub is not None else self.consent_required
+        return self.llm_enabled and (consent or not required)
 
-    async def _produce_hint(self, reply: Message, ex: Execution, level: int, learner: str, request, consent):
+    async def _hint(self, path: str, ex: Execution, level: int, learner: str, consent: bool) -> Message:
         assert ex.error is not None  # hints are produced for failed executions only
-        ctx = self._contexts.get(_conversation_of(reply)) or self.context(reply.path)
-        names = ctx.names()
-        if self._use_llm(consent) and not await self._over_budget_tokens(learner):
-            notes = await self._notes(reply.path)
-            messages = prompts.hint_messages(
-                ctx.render(ex, self.context_tokens), level, self.allow_solutions, notes, request
-            )
+        key = self._key(path)
+        self.ladder.shown(key, ex.error.signature(ex.code), level)
+        reply = await self._new_reply(path, "hint", ex, level, learner)
+        self.conversations.launch(reply, lambda r: self._produce_hint(r, ex, level, learner, consent))
+        return reply
+
+    def _output(self, reply: Message) -> Output:
+        async def notice(text: str) -> None:
             try:
-                await self._stream_llm(reply, messages, learner, notes)
-                return
-            except LLMError as e:
-                self._fallback(reply, e.reason, self.builtin.hint(ex.error, ex.code, level, names))
-                return
-        self._builtin(reply, self.builtin.hint(ex.error, ex.code, level, names))
+                await self.conversations.notice(reply.path, text, reply.cell_id)
+            except StoreUnavailable as e:
+                self.log.warning("ltt tutor: notice not recorded: %s", e)
+
+        return Output(reply, lambda t: self.conversations.write(reply, t), notice)
+
+    async def _produce_hint(self, reply: Message, ex: Execution, level: int, learner: str, consent: bool):
+        ctx = self._contexts.get(conversation_of(reply)) or self.context(reply.path)
+        job = Job("hint", ctx, ex, level, names=ctx.names(), learner=learner)
+        job.facts = await self.read_facts(ex)
+        use_llm = self._use_llm(consent) and not await self.spending.tokens_spent(learner)
+        if use_llm:
+            job.notes = await self._notes(reply.path)
+        await self._produce(reply, job, use_llm)
 
     async def _produce_answer(
-        self, reply: Message, question: str, focus: Execution | None, cell_id, learner, consent
+        self, reply: Message, question: Message, focus: Execution | None, cell_id, learner, consent
     ):
-        ctx = self._contexts.get(_conversation_of(reply)) or self.context(reply.path)
-        names = ctx.names()
+        ctx = self._contexts.get(conversation_of(reply)) or self.context(reply.path)
         level = 1
         if focus is not None:
             assert focus.error is not None  # _focus gives failed executions only
-            sig = focus.error.signature(focus.code)
-            level = self.ladder.current(_conversation_of(reply), focus.cell_id or sig, sig)
-        offline = self.builtin.answer(
-            question, focus.error if focus else None, focus.code if focus else "", level, names
-        )
-        if self._use_llm(consent):
-            notes = await self._notes(reply.path)
-            cell_md = None
+            level = self.ladder.shown_level(conversation_of(reply), focus.error.signature(focus.code)) or 1
+        job = Job("answer", ctx, focus, level, question=question.text, names=ctx.names(), learner=learner)
+        job.facts = await self.read_facts(focus) if focus is not None else None
+        use_llm = self._use_llm(consent)
+        if use_llm:
+            job.notes = await self._notes(reply.path)
             if focus is None and cell_id:
                 cell = next((c for c in ctx.cells if c.id == cell_id), None)
-                if cell is not None:
-                    cell_md = f"## The cell the learner asks about\n```python\n{cell.source}\n```\n"
-            turns = [
+                job.cell_source = cell.source if cell is not None else None
+            # earlier turns only: the question itself is the prompt's last message
+            earlier = [
+                m
+                for m in (await self.store.history(conversation_of(reply)))[-10:]
+                if m.id not in (question.id, reply.id)
+            ]
+            job.turns = [
                 (m.role, m.text)
-                for m in (await self.store.history(_conversation_of(reply)))[-9:-1]
+                for m in earlier
                 if m.role in ("learner", "tutor") and m.text and m.status == "done"
             ][-6:]
-            messages = prompts.question_messages(
-                question, ctx.render(focus, self.context_tokens, cell_md), self.allow_solutions, notes, turns
+        elif self.llm_enabled and not consent:
+            self.conversations.write(
+                reply, "_Your notebook is only sent to the AI tutor with your consent._\n\n"
             )
-            try:
-                await self._stream_llm(reply, messages, learner, notes)
-                return
-            except LLMError as e:
-                self._fallback(reply, e.reason, offline)
-                return
-        if self.llm_enabled and not consent:
-            offline = "_Your notebook is only sent to the AI tutor with your consent._\n\n" + offline
-        self._builtin(reply, offline)
+        await self._produce(reply, job, use_llm)
 
-    async def _over_budget_tokens(self, learner: str) -> bool:
-        return bool(self.budget.tokens_per_hour) and self.budget.tokens_spent(
-            await self._usage(learner), time.time()
-        )
-
-    def _builtin(self, reply: Message, text: str) -> None:
-        reply.engine, reply.model = "builtin", None
-        reply.text = text
-        self._publish(_conversation_of(reply), {"type": "delta", "id": reply.id, "text": text})
-
-    def _fallback(self, reply: Message, reason: str, text: str) -> None:
-        """The LLM failed: say so, and give the offline answer instead (the question is kept)."""
-        self.log.warning("ltt tutor: LLM failed (%s); using the built-in engine", reason)
-        reply.engine, reply.model = "builtin", None
-        reply.text = f"_The AI tutor is unavailable right now ({reason}), so here is the offline tutor's help._\n\n{text}"
-        reply.extra["llm_error"] = reason
-
-    async def _stream_llm(self, reply: Message, messages: list[dict], learner: str, notes) -> None:
-        """Stream the LLM's answer into ``reply`` within ``llm_deadline`` and ``max_answer_chars``.
-
-        Past the deadline the stream is cancelled (closing the HTTP request and freeing the
-        concurrency slot) and :class:`LLMError` sends the caller to the built-in engine."""
-        if self._llm_sem is None:
-            self._llm_sem = asyncio.Semaphore(max(1, self.concurrency))
-        reply.engine, reply.model = "llm", self.model
-        got = Streamed()
-
-        async def busy(seconds: float) -> None:
-            try:
-                await self._notice(
-                    reply.path, f"The tutor is busy, retrying in {math.ceil(seconds)} s…", reply.cell_id
-                )
-            except StoreUnavailable as e:
-                self.log.warning("ltt tutor: busy notice not recorded: %s", e)
-
-        spent = True  # stopped half-way: the tokens were spent
+    async def _produce(self, reply: Message, job: Job, use_llm: bool) -> None:
+        """Fill ``reply`` with the LLM engine, or the built-in one (at once, or when the LLM fails)."""
+        out = self._output(reply)
+        engine: Engine = (self.remote or self.llm_engine) if use_llm else self.offline
         try:
-            await stream_bounded(
-                lambda: self.llm.stream(messages, on_wait=busy),
-                lambda t: self._append(reply, t),
-                slots=self._llm_sem,
-                deadline=self.llm_deadline,
-                max_chars=self.max_answer_chars,
-                got=got,
-            )
-        except DeadlineExceeded:
-            spent = got.sent
-            raise
-        except LLMError:
-            spent = False
-            raise
-        finally:
-            if spent:
-                await self._account(reply, messages, learner, got.usage, notes)
-
-    def _append(self, reply: Message, text: str) -> None:
-        reply.text += text
-        self._publish(_conversation_of(reply), {"type": "delta", "id": reply.id, "text": text})
-
-    async def _account(self, reply: Message, messages, learner: str, usage: Usage | None, notes) -> None:
-        """Record tokens (even when stopped: they were spent) and scrub copied instructor lines."""
-        if usage is None:
-            usage = Usage(sum(estimate_tokens(m["content"]) for m in messages), estimate_tokens(reply.text))
-        reply.prompt_tokens, reply.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        reply.text = instructor.redact_verbatim(reply.text, notes)
-        tokens = usage.prompt_tokens + usage.completion_tokens
-        if tokens:
-            try:
-                await self.store.record_usage(learner, tokens=tokens)
-            except StoreUnavailable as e:
-                self.log.warning("ltt tutor: tokens of %s not recorded: %s", reply.id, e)
+            await engine.produce(job, out)
+        except LLMError as e:
+            self.log.warning("ltt tutor: LLM failed (%s); using the built-in engine", e.reason)
+            reply.extra["llm_error"] = e.reason
+            reply.text = f"_The AI tutor is unavailable right now ({e.reason}), so here is the offline tutor's help._\n\n"
+            reply.engine, reply.model = self.offline.name, None
+            reply.text += self.offline.text(job)

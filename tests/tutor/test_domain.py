@@ -1,7 +1,6 @@
 """Pure domain pieces: ladder, proactive gate, budget, instructor notes, prompt context, the listener."""
 
 import json
-import time
 
 from ltt_ext.kernels.message import KernelMessage
 from ltt_ext.tutor import instructor, prompts
@@ -12,19 +11,28 @@ from ltt_ext.tutor.service import Tutor
 from ltt_ext.tutor.text import ELIDED, elide, strip_ansi
 
 
-def test_ladder_climbs_on_repeats_and_more_and_resets_on_new_errors():
+def test_ladder_is_per_error_and_climbs_from_what_was_shown():
     lad = HintLadder()
-    assert lad.on_error("a", "c1", "sig1") == 1
-    assert lad.on_error("a", "c1", "sig1") == 2
-    assert lad.climb("a", "c1", "sig1") == 3
-    assert lad.climb("a", "c1", "sig1") == 3
-    assert lad.on_error("a", "c1", "sig2") == 1
-    assert lad.current("a", "c2", "sig1") == 1
+    assert lad.next_level("nb", "sig1") == 1  # a new error starts at the nudge
+    lad.shown("nb", "sig1", 1)
+    assert lad.next_level("nb", "sig1") == 2  # the same error again, or "more help"
+    lad.shown("nb", "sig1", 2)
+    lad.shown("nb", "sig1", 3)
+    assert lad.next_level("nb", "sig1") == 3  # the top rung stays
+    # another error in the same notebook has its own ladder, and one never shown starts at 1
+    assert lad.next_level("nb", "sig2") == 1
+    assert lad.next_level("other", "sig1") == 1
+    lad.forget("nb")
+    assert lad.next_level("nb", "sig1") == 1
 
 
-def test_proactive_gate_rate_limits_per_notebook():
+def test_proactive_gate_is_per_error():
     g = ProactiveGate(10)
-    assert g.allow("a", 0) and not g.allow("a", 5) and g.allow("b", 5) and g.allow("a", 10.5)
+    assert g.allow("nb", "sig1", 0)
+    assert not g.allow("nb", "sig1", 5)  # the same error re-run in a loop: one hint
+    assert g.allow("nb", "sig2", 5)  # a different error, seconds later: its own hint
+    assert g.allow("other", "sig1", 5)
+    assert g.allow("nb", "sig1", 10.5)
 
 
 def test_budget_windows():
@@ -116,12 +124,10 @@ def test_listener_is_stable_cheap_and_bounded():
     t = Tutor(db_path=":memory:", queue_size=3)
     cb = t.listener_for("k1")
     assert t.listener_for("k1") is cb and t.listener_for("k2") is not cb
-    start = time.perf_counter()
     for i in range(5):  # no event loop running: only enqueues
         cb("iopub", _raw("stream", content={"text": str(i)}))
-    assert time.perf_counter() - start < 0.05
-    assert len(t._queue) == 3 and t.dropped == 2
-    kid, msg = t._queue[-1]
+    assert len(t.tracker._queue) == 3 and t.dropped == 2
+    kid, msg = t.tracker._queue[-1]
     assert kid == "k1" and isinstance(msg, KernelMessage) and msg.content == {"text": "4"}
     t.forget_kernel("k1")
     assert t.listener_for("k1") is not cb
