@@ -28,6 +28,7 @@ _COMMON_OFF = {
     "jupyter_server_terminals": False,
     "notebook_shim": False,
     "jupyter_server_ydoc": False,
+    "jupyter_server_mcp": False,
     "benchmarks._probe": True,
 }
 

@@ -9,7 +9,7 @@ from jupyter_server.services.kernels.connection.base import BaseKernelWebsocketC
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from jupyter_server.services.sessions.sessionmanager import SessionManager
 from jupyter_server_documents.rooms.yroom_manager import YRoomManager
-from traitlets import Type
+from traitlets import Float, Type
 from traitlets.config import Config, LoggingConfigurable
 from traitlets.utils.importstring import import_item
 
@@ -100,6 +100,13 @@ class LttExtApp(ExtensionApp):
         klass=LoggingConfigurable,
         config=True,
         help="The tutor service (configure it with c.Tutor.*).",
+    )
+    busy_activity_interval = Float(
+        5.0,
+        config=True,
+        help="Seconds between checks that count a kernel running a cell as server activity (what JupyterHub's "
+        "idle culler reads), so a silent long computation is not culled; 0: only kernel messages count, "
+        "as upstream.",
     )
 
     # -- link: runs before the server builds its kernel manager ---------------------------
@@ -294,6 +301,13 @@ class LttExtApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp):
         await super()._start_jupyter_server_extension(serverapp)
         self._tap_terminals()
+        if self.kernel_hub is not None and self.busy_activity_interval > 0:
+            from tornado.ioloop import PeriodicCallback
+
+            self._busy_activity = PeriodicCallback(
+                self._note_busy_kernels, self.busy_activity_interval * 1000
+            )
+            self._busy_activity.start()
         if self.tutor is not None:
             await self.tutor.start()
 
@@ -310,7 +324,22 @@ class LttExtApp(ExtensionApp):
         tools.activate()
         return tools
 
+    def _note_busy_kernels(self) -> None:
+        """A kernel running a cell is activity: ``ServerApp.last_activity()`` takes the newest of the
+        settings whose name ends in ``_last_activity`` (jupyterhub-singleuser reports it to the hub)."""
+        from jupyter_server._tz import utcnow
+
+        mkm = self.kernel_hub
+        assert mkm is not None
+        for kernel_id in list(mkm.list_kernel_ids()):
+            if getattr(mkm.get_kernel(kernel_id), "execution_state", None) == "busy":
+                assert self.serverapp is not None
+                self.serverapp.web_app.settings["ltt_busy_kernels_last_activity"] = utcnow()
+                return
+
     async def stop_extension(self):
+        if getattr(self, "_busy_activity", None) is not None:
+            self._busy_activity.stop()
         if getattr(self, "tools", None) is not None:
             await self.tools.close()
         if getattr(self, "tutor", None) is not None:

@@ -19,6 +19,9 @@ from jupyter_server.services.kernels.connection.base import (
 from tornado.websocket import WebSocketClosedError
 
 V1 = "v1.kernel.websocket.jupyter.org"
+# jupyter-server-mcp (installed for the tests) listens on port 3001 in every server it is enabled in:
+# servers started side by side by tests get any free port instead.
+MCP_ANY_PORT = "--MCPExtensionApp.mcp_port=0"
 
 
 def execute_content(code: str, allow_stdin: bool = False) -> dict:

@@ -13,7 +13,7 @@ import uuid
 import nbformat
 import pytest
 
-from ltt_ext.testing import V1, KernelWS, free_port, stop_process
+from ltt_ext.testing import MCP_ANY_PORT, V1, KernelWS, free_port, stop_process
 
 
 @pytest.fixture
@@ -113,6 +113,7 @@ def server_subprocess(tmp_path):
         f"--ServerApp.root_dir={root}",
         f"--BaseFileIdManager.db_path={tmp_path / 'fileid.db'}",
         f"--Tutor.db_path={tmp_path / 'tutor.db'}",
+        MCP_ANY_PORT,
     ]
     if os.geteuid() == 0:
         args.append("--allow-root")

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from ltt_ext.testing import free_port
+from ltt_ext.testing import MCP_ANY_PORT, free_port
 from ltt_ext.testing import stop_process as stop
 
 
@@ -50,6 +50,7 @@ class Server:
             f"--ServerApp.root_dir={self.dir / 'root'}",
             f"--BaseFileIdManager.db_path={self.dir / 'fileid.db'}",
             f"--Tutor.db_path={self.dir / 'tutor.db'}",
+            MCP_ANY_PORT,
             *extra,
         ]
         if os.geteuid() == 0:

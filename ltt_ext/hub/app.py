@@ -259,7 +259,10 @@ class TutorServiceApp(Application):
             static_path=os.path.join(HERE, "static"),
         )
 
-    async def serve(self) -> None:
+    stopping: asyncio.Event | None = None
+
+    async def serve(self, signals: bool = True) -> None:
+        """Open the store (upgrading its schema), listen, and serve until SIGTERM/SIGINT (or ``stopping``)."""
         before, after = await self.store.open()
         if before != after:
             self.log.info("ltt tutor service: store schema upgraded from version %d to %d", before, after)
@@ -278,12 +281,14 @@ class TutorServiceApp(Application):
             self.course_dir or "(none)",
             self.db_url.split("@")[-1],  # never log a database password
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        self.stopping = asyncio.Event()
+        if signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stopping.set)
+        await self.stopping.wait()
         server.stop()
+        await server.close_all_connections()
         for q in list(self.listeners):
             q.put_nowait(None)
         if self._provider is not None:

@@ -133,7 +133,17 @@ class Block:
 
     command: str
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=BLOCK_LINES))
+    # lines that name a failure, kept even when a long output pushes them out of ``lines``
+    notable: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     exit_status: int | None = None
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        if (
+            "found" in line or "denied" in line or "No such" in line or "Unknown" in line
+        ) and _FAILURE_LINE.match(line):
+            self.notable.append(line)
+
     truncated: bool = False
 
 
@@ -261,6 +271,8 @@ def _python_failure(lines: list[str], command: str) -> Failure | None:
 def detect(block: Block) -> Failure | None:
     """The failure a command block shows, if any (the most telling one)."""
     lines = list(block.lines)
+    if block.notable and block.notable[-1] not in lines:
+        lines = [line for line in block.notable if line not in lines] + lines
     command = block.command
     python = _python_failure(lines, command)
     if python is not None:
@@ -340,6 +352,40 @@ def detect(block: Block) -> Failure | None:
     return None
 
 
+_FAILURE_LINE = re.compile(
+    r"[^\r\n]*(?:command not found|Permission denied|No such file or directory|: not found|Unknown command)[^\r\n]*"
+)
+_SECRET_ANYWHERE = re.compile(
+    r"(?i)(?:password|passphrase|pass phrase|passcode|\bpin\b|secret|token|verification code|one-time code)"
+    r"[^:\n]{0,100}:"
+)
+
+
+@dataclass
+class Skipped:
+    """What matters in output the tutor skipped (a flood), found at C speed: failure lines, and
+    whether a password prompt went by (then nothing after it is kept)."""
+
+    lines: list[str] = field(default_factory=list)
+    secret: bool = False
+
+    def add(self, text: str) -> None:
+        if self.secret:
+            return
+        m = _SECRET_ANYWHERE.search(text)
+        if m is not None:
+            text = text[: m.start()]
+        found = [_render(strip_ansi(line)) for line in _FAILURE_LINE.findall(text)[-20:]]
+        self.lines = (self.lines + [line[:MAX_LINE] for line in found if line])[-20:]
+        if m is not None:
+            self.secret = True
+
+    def __bool__(self) -> bool:
+        return bool(self.lines) or self.secret or self.any
+
+    any: bool = False  # something was skipped at all
+
+
 class TerminalMonitor:
     """One terminal's output: feed chunks, get the failures of finished commands."""
 
@@ -386,15 +432,19 @@ class TerminalMonitor:
                 found.append(failure)
         return found
 
-    def skip(self, dropped: str) -> None:
-        """Output the tutor did not read (a flood): the line in progress is lost, and a password
-        prompt in what was dropped still turns secrecy on."""
+    def skip(self, skipped: Skipped) -> None:
+        """Output the tutor did not read (a flood): the line in progress is lost; the failure lines
+        found in it still count, and a password prompt in it still turns secrecy on."""
         self._carry, self._partial, self._awaiting = "", "", False
-        if self.block is not None:
-            self.block.truncated = True
-            self.block.lines.append("…")
         self._record("…")
-        if any(secret_prompt(_render(line)) for line in strip_ansi(dropped).split("\n")):
+        if not self.secret:
+            for line in skipped.lines:
+                self._record(line)
+                if self.block is not None:
+                    self.block.add(line)
+            if self.block is not None:
+                self.block.truncated = True
+        if skipped.secret:
             self.secret = True
 
     def _typing(self, shown: str) -> bool:
@@ -440,7 +490,7 @@ class TerminalMonitor:
                 return finished
         self._record(line)
         if self.block is not None:
-            self.block.lines.append(line)
+            self.block.add(line)
         elif self.prompt is None:
             # no prompt recognised (yet): judge line by line, so a plain shell still gets hints
             return self._judge(Block("", deque([line], maxlen=BLOCK_LINES)), single=True)

@@ -27,13 +27,15 @@ from typing import TYPE_CHECKING, Any
 from ..store import Message, StoreUnavailable
 from ..tutor.conversations import Conversations, Subscriber
 from . import hints
-from .monitor import Failure, TerminalMonitor
+from .monitor import Failure, Skipped, TerminalMonitor
 
 if TYPE_CHECKING:
     from ..tutor.service import Tutor
 
 PREFIX = "terminal:"
-MAX_BATCH = 32_768  # characters of output read per batch
+MAX_BATCH = 32_768  # characters of output read per batch: its first HEAD and last TAIL
+HEAD = 8_192
+TAIL = MAX_BATCH - HEAD
 MAX_QUEUED = 262_144  # characters queued per terminal before the oldest are dropped
 DELAY = 0.05  # seconds between reading a terminal's output and looking at it
 _NAME = re.compile(r"^[\w.-]{1,64}$")
@@ -48,13 +50,26 @@ def terminal_of(key_or_path: str) -> str | None:
 
 
 class _Pending:
-    __slots__ = ("chunks", "size", "scheduled", "dropped")
+    """A terminal's output not read yet: the start of it (the command line and its first lines,
+    where most errors are), what matters in a skipped middle, and the end of it."""
+
+    __slots__ = ("head", "chunks", "size", "scheduled", "dropped")
 
     def __init__(self) -> None:
+        self.head: str | None = None  # set once the queue had to be cut
         self.chunks: list[str] = []
         self.size = 0
         self.scheduled = False
-        self.dropped = ""
+        self.dropped = Skipped()
+
+    def cut(self) -> None:
+        """Keep the first HEAD and the last TAIL characters; salvage the middle."""
+        text = "".join(self.chunks)
+        if self.head is None:
+            self.head, text = text[:HEAD], text[HEAD:]
+        self.dropped.add(text[:-TAIL])
+        self.dropped.any = True
+        self.chunks, self.size = [text[-TAIL:]], min(len(text), TAIL)
 
 
 class TerminalTutor:
@@ -82,7 +97,7 @@ class TerminalTutor:
         p.chunks.append(text)
         p.size += len(text)
         if p.size > MAX_QUEUED:
-            self._squeeze(p)
+            p.cut()
         if not p.scheduled:
             try:
                 loop = asyncio.get_running_loop()
@@ -91,17 +106,11 @@ class TerminalTutor:
             p.scheduled = True
             loop.call_later(DELAY, self._process, name)
 
-    @staticmethod
-    def _squeeze(p: _Pending) -> None:
-        text = "".join(p.chunks)
-        p.dropped += text[:-MAX_BATCH][-4096:]  # only looked at for password prompts
-        p.chunks, p.size = [text[-MAX_BATCH:]], MAX_BATCH
-
     def closed(self, name: str) -> None:
         self._locks.pop(name, None)
         p = self._pending.pop(name, None)
         monitor = self.monitors.pop(name, None)
-        if p is not None and monitor is not None and p.chunks:
+        if p is not None and monitor is not None and (p.chunks or p.head):
             self._handle(name, monitor, p)
 
     def _process(self, name: str) -> None:
@@ -115,16 +124,15 @@ class TerminalTutor:
         self._handle(name, monitor, p)
 
     def _handle(self, name: str, monitor: TerminalMonitor, p: _Pending) -> None:
-        text = "".join(p.chunks)
-        p.chunks, p.size = [], 0
-        if len(text) > MAX_BATCH:
-            p.dropped += text[:-MAX_BATCH][-4096:]
-            text = text[-MAX_BATCH:]
-        if p.dropped:
-            monitor.skip(p.dropped)
-            p.dropped = ""
+        if p.size > MAX_BATCH:
+            p.cut()
+        head, dropped, text = p.head, p.dropped, "".join(p.chunks)
+        p.head, p.dropped, p.chunks, p.size = None, Skipped(), [], 0
         try:
-            failures = monitor.feed(text)
+            failures = monitor.feed(head) if head else []
+            if dropped:
+                monitor.skip(dropped)
+            failures += monitor.feed(text)
         except Exception:
             self.log.exception("ltt terminals: cannot read the output of terminal %s", name)
             return

@@ -703,10 +703,22 @@ class ToolBox:
         """The result as JSON text for the model, with lines of the instructor's notes removed."""
         self.calls += 1
         result = await self.tools.call(name, arguments, self.ctx)
-        text = result.text()
         if self.ctx.notes is not None:
-            from ..tutor.copyguard import CopyGuard
+            # every string as the model would read it (before JSON escapes quotes and line breaks)
+            result.content = _redact(result.content, self.ctx.notes)
+            result.error = _redact(result.error, self.ctx.notes)
+        return result.text()
 
-            guard = CopyGuard(self.ctx.notes)
-            text = guard.feed(text) + guard.finish()
-        return text
+
+def _redact(value: Any, notes) -> Any:
+    """``value`` with every line of the instructor's notes in its strings replaced (the copy guard)."""
+    from ..tutor.copyguard import CopyGuard
+
+    if isinstance(value, str):
+        guard = CopyGuard(notes)
+        return guard.feed(value) + guard.finish()
+    if isinstance(value, list):
+        return [_redact(v, notes) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact(v, notes) for k, v in value.items()}
+    return value

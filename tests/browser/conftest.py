@@ -25,6 +25,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ltt_ext.testing import MCP_ANY_PORT
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -237,6 +239,7 @@ class LabServer:
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
             "--ServerApp.port_retries=0",
+            MCP_ANY_PORT,
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.root}",
             f"--{app_class}.app_settings_dir={settings_dir}",

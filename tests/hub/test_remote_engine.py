@@ -117,6 +117,7 @@ def course(tmp_path, ltt_fake_llm, monkeypatch, jp_asyncio_loop):
             "--TutorServiceApp.api_key=sk-course",
             "--TutorServiceApp.max_retries=0",
             "--TutorServiceApp.requests_per_minute=3",
+            "--TutorServiceApp.stuck_errors=2",
         ]
     )
     loop.run_until_complete(app.store.open())
@@ -273,3 +274,99 @@ async def test_the_service_refuses_what_the_panel_could_not_do(course):
     )[0] == 400
     code, body = await call("GET", "api/dashboard/export.csv", "tok-ines")
     assert code == 200 and body.decode().startswith("created,learner")
+
+
+async def test_the_dashboard_endpoints_in_process(course):
+    """The page, filters, the live stream, the records API's scoping (the browser test drives the page)."""
+    import httpx
+
+    app, learner, _, state = course
+    base = state["url"] + "/services/ltt-tutor/"
+    t = learner()
+    await t.start()
+    ex = failed()
+    t.hub.execution(ex, "lesson/nb.ipynb", None)
+    async with httpx.AsyncClient(timeout=10) as client:
+        ines, alice = {"Authorization": "token tok-ines"}, {"Authorization": "token tok-alice"}
+        page = await client.get(base, headers=ines)
+        assert page.status_code == 200 and "Tutor dashboard" in page.text and "fake-tutor" in page.text
+        refused = await client.get(base, headers=alice)
+        assert refused.status_code == 403 and "not an instructor" in refused.text
+        assert (await client.get(base + "api/records?learner=ines", headers=alice)).status_code == 403
+        assert (await client.get(base + "api/dashboard?since=abc", headers=ines)).status_code == 400
+        async with client.stream("GET", base + "api/dashboard/stream", headers=ines) as stream:
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            assert (await lines.__anext__()).startswith("retry:")
+            t.hub.execution(failed("numbers[9]"), "lesson/nb.ipynb", None)
+            async for line in lines:
+                if line.startswith("event: changed"):
+                    break
+        for _ in range(200):
+            rows = await app.store.records(learner="alice", kinds=("error",))
+            if len(rows) == 2:
+                break
+            await asyncio.sleep(0.01)
+        query = "api/dashboard?lesson=lesson&notebook=lesson/nb.ipynb&ename=IndexError&learner=alice&since=0"
+        data = (await client.get(base + query, headers=ines)).json()
+        assert data["families"] == [
+            {"ename": "IndexError", "count": 2, "learners": 1, "last": data["families"][0]["last"]}
+        ]
+        assert (
+            data["stuck"] and data["stuck"][0]["learner"] == "alice"
+        )  # the same error twice (stuck_errors=2)
+        mine = (await client.get(base + "api/records?kind=error", headers=alice)).json()["records"]
+        assert len(mine) == 2 and {r["learner"] for r in mine} == {"alice"}
+
+
+def test_generate_config_writes_every_option(tmp_path, monkeypatch):
+    from ltt_ext.hub.app import TutorServiceApp
+
+    monkeypatch.chdir(tmp_path)
+    app = TutorServiceApp()
+    app.initialize(["--generate-config"])
+    app.start()
+    text = (tmp_path / "ltt_tutor_service_config.py").read_text()
+    for option in (
+        "db_url",
+        "course_dir",
+        "allow_solutions",
+        "tokens_per_hour",
+        "instructor_scope",
+        "stuck_errors",
+    ):
+        assert f"# c.TutorServiceApp.{option} =" in text
+    assert "api_key = None" in text or "# c.TutorServiceApp.api_key" in text
+
+
+async def test_the_service_serves_and_stops(tmp_path, monkeypatch):
+    """serve(): the store opened (schema created), the API answering, a clean stop."""
+    import httpx
+    from jupyterhub.services.auth import HubOAuth
+
+    from ltt_ext.hub.app import TutorServiceApp
+
+    port = free_port()
+    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
+    monkeypatch.setenv("JUPYTERHUB_CLIENT_ID", "service-ltt-tutor")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_NAME", "ltt-tutor")
+    HubOAuth.clear_instance()
+    app = TutorServiceApp()
+    app.initialize([f"--url=http://127.0.0.1:{port}", f"--db-url=sqlite:///{tmp_path / 's.sqlite'}"])
+    task = asyncio.ensure_future(app.serve(signals=False))
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            for _ in range(500):
+                try:
+                    r = await client.get(f"http://127.0.0.1:{port}/services/ltt-tutor/api/policy")
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.01)
+        assert r.status_code == 403  # no token
+        assert "ltt_records" in app.store.tables() and app.policy()["engine"] == "builtin"
+    finally:
+        assert app.stopping is not None
+        app.stopping.set()
+        await asyncio.wait_for(task, 10)
+        HubOAuth.clear_instance()
+    assert app.store.closed

@@ -7,6 +7,7 @@ from ltt_ext.terminals.monitor import (
     HIDDEN,
     Block,
     Failure,
+    Skipped,
     TerminalMonitor,
     detect,
     feed_all,
@@ -200,8 +201,13 @@ def test_the_tail_is_bounded_and_floods_are_skipped_safely():
     m = TerminalMonitor("1", tail_lines=50)
     feed_all(m, session(("yes", "y\n" * 5000)))
     assert len(m.tail) == 50
-    m.skip("lots of output\r\nPassword: ")  # a password prompt in what the tutor did not read
-    assert m.secret
+    skipped = Skipped()
+    skipped.add("y\r\n" * 1000 + "bash: lss: command not found\r\n" + "y\r\n" * 1000)
+    assert skipped.lines == ["bash: lss: command not found"] and not skipped.secret
+    skipped.add("lots of output\r\nPassword: typed\r\nbash: after: command not found\r\n")
+    assert skipped.secret and skipped.lines == ["bash: lss: command not found"]
+    m.skip(skipped)  # a password prompt in what the tutor did not read
+    assert m.secret and "bash: lss: command not found" in m.tail
     m.feed("typed-secret\r\n")
     assert "typed-secret" not in "\n".join(m.tail)
 

@@ -131,10 +131,16 @@ async def test_failed_commands_get_ladder_hints(jp_fetch, jp_ws_fetch, jp_root_d
     hint = (await wait_until(lambda: _count(hints_of(jp_fetch, name), 6)))[-1]
     assert "`NameError`" in hint["text"] and "line 2 of" in hint["text"] and "stats.py" in hint["text"]
 
+    # a flood: the websocket gets all of it, the tutor reads its end and still sees what follows
+    await term.run("yes | head -n 200000 | tail -n 1; lss_after_flood_0 ; yes 0123456789 | head -n 100000")
+    assert term.output.count("0123456789") >= 100000
+    hint = (await wait_until(lambda: _count(hints_of(jp_fetch, name), 7)))[-1]
+    assert "`lss_after_flood_0`" in hint["text"]
+
     # a command that works gets nothing
     await term.run("ls > /dev/null")
     await term.run("true")
-    assert len(await hints_of(jp_fetch, name)) == 6
+    assert len(await hints_of(jp_fetch, name)) == 7
     stream.close()
 
 

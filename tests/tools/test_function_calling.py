@@ -162,7 +162,8 @@ async def test_tool_results_and_the_answer_never_carry_the_notes(
 ):
     path = notebook(jp_root_dir)
     secret = "total_price = sum(item.cost for item in basket)"
-    (jp_root_dir / "TUTOR.md").write_text(f"# Lesson\n\n## Solution\n```python\n{secret}\n```\n")
+    quoted = 'print("the total price of the basket is", total_price)'  # quotes: escaped in JSON
+    (jp_root_dir / "TUTOR.md").write_text(f"# Lesson\n\n## Solution\n```python\n{secret}\n{quoted}\n```\n")
     ltt_fake_llm.script(
         Reply(
             tool_calls=[{"name": "run_in_sidecar", "arguments": {"code": "print(open('TUTOR.md').read())"}}]
@@ -173,7 +174,8 @@ async def test_tool_results_and_the_answer_never_carry_the_notes(
     assert reply.status == "done"
     result = tool_messages(ltt_fake_llm.requests[1])[0]["content"]
     assert "## Solution" in result or "Lesson" in result  # the sidecar did read the file…
-    assert secret not in result  # …but the model never saw the solution line
+    assert secret not in result  # …but the model never saw the solution lines
+    assert "the total price of the basket is" not in result
     assert secret not in reply.text and "[…]" in reply.text
 
 

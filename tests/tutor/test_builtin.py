@@ -601,3 +601,23 @@ def test_error_info_from_kernel_content_strips_ansi_and_temp_file():
     )
     assert e.evalue == "expected ':'"
     assert e.traceback == ["  Cell In[2], line 1\n"]
+
+
+def test_facts_that_clear_a_container_make_the_rule_look_elsewhere():
+    # the key *is* in `config` now: the failing lookup was another one, so no "has no key" claim
+    code = "value = config['db'][setting]"
+    error = err("KeyError", "'db'", code, 1)
+    fa = facts(ValueFact("config", "dict", True, length=1, keys=("db",)))
+    text = E.hint(error, code, 1, {"config"}, facts=fa)
+    assert "it has 1 key" not in text
+    # position 1 exists in a 3-item list: don't say the list is too short
+    code = "pair = rows[1][5]"
+    fa = facts(ValueFact("rows", "list", True, length=3))
+    text = E.hint(err("IndexError", "list index out of range", code, 1), code, 1, {"rows"}, facts=fa)
+    assert "3 items" not in text
+
+
+def test_ambiguous_operands_without_facts_get_a_question():
+    code = "label = first + second + third"
+    text = E.hint(err("TypeError", 'can only concatenate str (not "int") to str', code, 1), code, 2)
+    assert "?" in text and "`first`" in text

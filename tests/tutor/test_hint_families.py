@@ -49,7 +49,7 @@ async def _run(ws, code, cell_id=None):
 
 
 @pytest.mark.parametrize("family", families())
-async def test_family_hints_on_real_errors(family, jp_fetch, jp_root_dir, ltt_tutor, kernel_ws):
+async def test_family_hints_on_real_errors(family, jp_fetch, jp_root_dir, jp_serverapp, ltt_tutor, kernel_ws):
     problems = []
     for i, case in enumerate(c for c in CASES if c.family == family):
         # one notebook and one kernel per case: a clean namespace, and no doubt about which
@@ -80,7 +80,8 @@ async def test_family_hints_on_real_errors(family, jp_fetch, jp_root_dir, ltt_tu
             hint = await wait_until(lambda level=level, path=path: _hint(ltt_tutor, path, level), timeout=30)
             texts.append(hint.text)
         await ws.close()
-        await jp_fetch("api", "sessions", session["id"], method="DELETE")
+        # the kernel is left to the server's teardown: a graceful shutdown per case is slow on a busy machine
+        await jp_serverapp.kernel_manager.shutdown_kernel(session["kernel"]["id"], now=True)
 
         s = score(case, texts)
         specific = s.specific_l1 if case.needs_facts else s.specific_l1 and s.specific_l12

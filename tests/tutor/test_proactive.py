@@ -130,3 +130,28 @@ async def test_notebooks_sharing_a_kernel_each_get_their_own_hints(
     both = await wait_until(two_hints, timeout=60)
     assert {m.cell_id for m in both} == {"b1", "b2"}
     assert await ltt_tutor.messages("a.ipynb") == []
+
+
+async def test_a_notebook_joining_a_kernel_gets_its_own_hints_at_once(
+    jp_root_dir, notebook_session, kernel_ws, ltt_fake_llm, ltt_tutor
+):
+    # The tutor caches which notebooks a kernel serves; a notebook put on the kernel right after
+    # a run (JupyterLab's "use the kernel of another session") must not have its errors filed
+    # under the first notebook until the cache expires.
+    for name, cells in (("first.ipynb", {"f1": "x = 1"}), ("second.ipynb", {"s1": "undefined_thing"})):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(src, id=cid) for cid, src in cells.items()]
+        nbformat.write(nb, jp_root_dir / name)
+    first, _ = await notebook_session("first.ipynb")
+    kernel_id = first["kernel"]["id"]
+    ws = await kernel_ws(kernel_id)
+    await ws.wait_idle(ws.execute("x = 1", cell_id="f1"))
+    await ltt_tutor.drain()  # the kernel's notebooks are now cached: first.ipynb only
+    await notebook_session("second.ipynb", kernel_id=kernel_id)
+    await ws.wait_idle(ws.execute("undefined_thing", cell_id="s1"))
+
+    async def hinted():
+        return [m for m in await ltt_tutor.messages("second.ipynb") if m.kind == "hint"]
+
+    assert (await wait_until(hinted, timeout=30))[0].cell_id == "s1"
+    assert [m for m in await ltt_tutor.messages("first.ipynb") if m.kind == "hint"] == []

@@ -109,9 +109,11 @@ async def test_a_busy_kernel_is_not_asked(jp_serverapp, ltt_notebook, kernel_ws)
     client = km.kernel_client
     long_run = ws.execute("import time; time.sleep(2)")
     await ws.wait_for(
-        lambda ch, m: m["parent_header"].get("msg_id") == long_run
-        and m["header"]["msg_type"] == "status"
-        and m["content"]["execution_state"] == "busy"
+        lambda ch, m: (
+            m["parent_header"].get("msg_id") == long_run
+            and m["header"]["msg_type"] == "status"
+            and m["content"]["execution_state"] == "busy"
+        )
     )
     sent = len(client.requests._requests)
     found = await ServerWorkspace(jp_serverapp).user_expressions(

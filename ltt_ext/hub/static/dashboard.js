@@ -122,9 +122,12 @@
   }
 
   let pending = null;
+  let latest = 0;
   async function refresh() {
+    const seq = ++latest;
     try {
       const [all, data] = await Promise.all([fetchJSON(new URLSearchParams()), fetchJSON(query())]);
+      if (seq !== latest) return; // a newer refresh (another filter) started meanwhile: it renders
       fillSelect("lesson", all.lessons.map((l) => [l, l || "(top folder)"]));
       fillSelect("notebook", all.notebooks.map((n) => [n, n]));
       fillSelect("ename", all.families.map((f) => [f.ename, f.ename]));

@@ -162,7 +162,9 @@ def _subscript_with(ctx: Ctx, key) -> ast.Subscript | None:
 
 def key_error(ctx: Ctx) -> Hint | None:
     raw = ctx.err.evalue
-    key = literal(raw) if raw else None
+    if not raw:
+        return None  # a bare `raise KeyError`: nothing to name
+    key = literal(raw)
     key_md = f"`{raw}`" if raw else "a key"
     at = ctx.at()
     sub = _subscript_with(ctx, key) if raw else None
@@ -177,6 +179,8 @@ def key_error(ctx: Ctx) -> Hint | None:
         keys, kind = list(f.columns), "column"
     elif sub is not None and isinstance(sub.value, ast.Name):
         keys = _dict_literal_keys(ctx, sub.value.id)
+    if keys is not None and key in keys:
+        keys = None  # the facts say the key is there: the failing lookup is another one; don't claim
     is_df = (f is not None and f.type == "pandas.DataFrame") or (
         sub is not None and static_type(sub.value, ctx) == "pandas.DataFrame"
     )
@@ -260,6 +264,8 @@ def index_error(ctx: Ctx) -> Hint | None:
         hint = "There's nothing left to take: check that the list has items (`if ...:`) before popping, or why it is empty at that point."
         return Hint(nudge, hint, _INDEX_CONCEPT, _INDEX_EXAMPLES)
     subs = [s for s in ctx.view.of(ast.Subscript) if not isinstance(s.slice, ast.Slice)]
+    if not subs and not m_np and not ev:
+        return None  # a bare `raise IndexError`
     pick = None
     sure = False
     for s in subs:
@@ -294,6 +300,8 @@ def index_error(ctx: Ctx) -> Hint | None:
         length = static_length(pick.value, ctx)
         idx = _index_value(ctx, pick.slice)
         idx_md = f"`{idx_src}`" + (f" (= {idx})" if idx is not None and idx_src != str(idx) else "")
+        if length is not None and idx is not None and -length <= idx < length:
+            length = None  # in range: the failing lookup is another one; don't claim a length
         if length is not None:
             n = length
             if n == 0:

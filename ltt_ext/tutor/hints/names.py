@@ -53,6 +53,18 @@ def _defined_later(ctx: Ctx, name: str) -> int | None:
     return None
 
 
+def _star_imports(ctx: Ctx) -> list:
+    """Standard-library modules the cell imports with ``from x import *`` (their names count)."""
+    if ctx.tree is None:
+        return []
+    mods = [
+        n.module
+        for n in ast.walk(ctx.tree)
+        if isinstance(n, ast.ImportFrom) and n.module and any(a.name == "*" for a in n.names)
+    ]
+    return [m for m in (safe_module(x) for x in mods) if m is not None]
+
+
 def name_error(ctx: Ctx) -> Hint | None:
     name = _name_culprit_from_message(ctx.err.evalue)
     if not name:
@@ -103,23 +115,29 @@ def name_error(ctx: Ctx) -> Hint | None:
         cands = set(ctx.names) | BUILTIN_NAMES
         if ctx.facts is not None:
             cands |= set(ctx.facts.values)
+        for star in _star_imports(ctx):
+            cands |= {n for n in dir(star) if not n.startswith("_")}
         guesses = [g for g in closest(name, cands) if not g.startswith("_")]
         same_letters = [g for g in guesses if g.lower() == name.lower()]
         guesses = same_letters or guesses
         if guesses:
-            kinds = []
+            origin = []
             for g in guesses:
                 if g in ctx.names:
-                    kinds.append(f"`{g}` (a name your notebook defines)")
+                    origin.append(f"`{g}` is a name your notebook defines")
                 elif g in BUILTIN_NAMES:
-                    kinds.append(f"`{g}` (built into Python)")
-                else:
-                    kinds.append(f"`{g}`")
+                    origin.append(f"`{g}` is built into Python")
+                elif any(hasattr(m, g) for m in _star_imports(ctx)):
+                    origin.append(f"`{g}` comes with the `import *` of this cell")
             nudge = (
                 f"{at}, Python doesn't know the name `{name}`. Compare it letter by letter with the names "
                 f"you meant to use{' (case counts)' if any(g.lower() == name.lower() for g in guesses) else ''}."
             )
-            hint = f"`{name}` isn't defined. Did you mean {or_list(kinds)}? Names must match exactly, upper/lower case included."
+            hint = (
+                f"`{name}` isn't defined. Did you mean {or_list(q(g) for g in guesses)}? "
+                + ("; ".join(origin) + ". " if origin else "")
+                + "Names must match exactly, upper/lower case included."
+            )
             for g in guesses[:1]:
                 fixes.append(re.sub(rf"\b{re.escape(name)}\b", g, line))
         else:
@@ -137,7 +155,7 @@ def unbound_local(ctx: Ctx) -> Hint | None:
     if not m:
         return None
     name = m.group(1)
-    func = ctx.where.func
+    func = ctx.where.func.split(".")[-1] if ctx.where.func else None
     fdef = None
     if ctx.tree is not None and func:
         fdef = next(

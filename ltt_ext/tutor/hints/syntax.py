@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Ctx, Hint, short
+from .base import Ctx, Hint, an, short
 
 SYNTAX_CONCEPT = (
     "Before running anything, Python reads the whole cell; if its grammar is broken, nothing in the cell "
@@ -92,14 +92,21 @@ def syntax_error(ctx: Ctx) -> Hint | None:
         br = m.group(1)
         nudge = f"Python couldn't read {where}: it has a `{br}` with no opening bracket to match."
         hint = f"There is one `{br}` too many on line {n}, or its opening bracket is missing (or of another kind)."
+    elif "cannot assign to" in ev:
+        what = re.search(r"cannot assign to ([\w ]+?)(?: here|$|\.)", ev)
+        target = what.group(1) if what else None
+        target_md = f"{an(target)} {target}" if target else "not a name"
+        nudge = (
+            f"Python couldn't read {where}: the left side of `=` is {target_md}, which can't receive a value."
+        )
+        hint = (
+            "Only a name (or an item `x[i]`, an attribute `x.a`) can be on the left of `=`: the name that receives "
+            "the value comes first, the value after `=`. To *compare* two values, use `==`."
+        )
     elif "Maybe you meant '==' or ':=' instead of '='" in ev or "Maybe you meant '==' instead of '='" in ev:
         nudge = f"Python couldn't read {where}: a single `=` stands where a condition is expected."
         hint = "`=` stores a value in a name; to *compare* two values, use `==`."
         fixes.append(line.replace("=", "==", 1))
-    elif "cannot assign to" in ev:
-        what = re.search(r"cannot assign to ([\w ]+?)(?: here|$|\.)", ev)
-        nudge = f"Python couldn't read {where}: the left side of `=` is {what.group(1) if what else 'not a name'}, which can't receive a value."
-        hint = "Only a name (or an item `x[i]`, an attribute `x.a`) can be on the left of `=`: the name that receives the value comes first, the value after `=`."
     elif "forgot a comma" in ev:
         seg = (
             short(line[max(0, (w.col or 0) - 10) : (w.col or 0) + 15], 30)
@@ -195,8 +202,12 @@ def syntax_error(ctx: Ctx) -> Hint | None:
         kw_name = re.match(r"\s*([A-Za-z_]\w*)\s*=[^=]", line)
         if opened:
             br, bline = opened
-            nudge = f"Python reached the end of the cell with a bracket still open: the `{br}` on line {bline} is never closed."
-            hint = f"Every `{br}` needs its closing partner; line {bline} (and the lines after it) is missing one."
+            if br in (TRIPLE_SINGLE, TRIPLE_DOUBLE):
+                nudge = f"Python reached the end of the cell inside a text: the `{br}` opened on line {bline} is never closed."
+                hint = f"A text opened with `{br}` ends at the next `{br}`; add it where the text should end."
+            else:
+                nudge = f"Python reached the end of the cell with a bracket still open: the `{br}` on line {bline} is never closed."
+                hint = f"Every `{br}` needs its closing partner; line {bline} (and the lines after it) is missing one."
         elif kw_name and _keyword(kw_name.group(1)):
             word = kw_name.group(1)
             nudge = f"Python couldn't read {where}: `{word}` is a word reserved by Python, used here as a variable name."
@@ -210,6 +221,11 @@ def syntax_error(ctx: Ctx) -> Hint | None:
             }[tok]
             nudge = f"Python couldn't read {where}: this `{tok}` has no {opener} block right before it, at the same indentation."
             hint = f"`{tok}:` continues the block of an {opener} that ends just above it, and must start at exactly the same column as that line."
+        elif (dangling := _dangling_operator(line)) and (
+            w.col is None or w.col >= len(line.rstrip()) - len(dangling)
+        ):
+            nudge = f"Python couldn't read {where}: the line ends with `{dangling}`, which needs a value after it."
+            hint = f"`{dangling}` combines two things, but nothing follows it on line {n}: is a value or a condition missing at the end of the line?"
         elif prev:
             nudge = f"Python couldn't read {where}, but the cause is probably line {prev}: a bracket opened there is still open."
             hint = f"Count the brackets on line {prev}: one `(`, `[` or `{{` has no closing partner, so Python read on into line {n}."
@@ -248,9 +264,22 @@ def _unclosed(code: str) -> tuple[str, int] | None:
                 stack.append((tok.string, tok.start[0]))
             elif tok.type == tokenize.OP and tok.string in ")]}" and stack:
                 stack.pop()
-    except (tokenize.TokenError, IndentationError, SyntaxError):
+    except tokenize.TokenError as e:
+        if "string" in str(e.args[0]):
+            line = e.args[1][0] if len(e.args) > 1 and e.args[1] else 1
+            return (TRIPLE_DOUBLE if TRIPLE_DOUBLE in code else TRIPLE_SINGLE, line)
+    except (IndentationError, SyntaxError):
         pass
     return stack[-1] if stack else None
+
+
+TRIPLE_SINGLE = "'" * 3
+TRIPLE_DOUBLE = '"' * 3
+
+
+def _dangling_operator(line: str) -> str | None:
+    m = re.search(r"(\band|\bor|\bnot|==|!=|<=|>=|[-+*/%<>=,])\s*(#.*)?$", line.rstrip())
+    return m.group(1) if m and not line.rstrip().endswith(":") else None
 
 
 def _reuses_quote(line: str) -> bool:

@@ -251,6 +251,14 @@ def compare(ctx: Ctx, op: str, left_t: str, right_t: str) -> Hint:
         )
         ts = ctx.seg(text_side)
         fixes += [f"int({ts})", "int(input("]
+    elif sorting := [
+        c
+        for c in ctx.view.of(ast.Call)
+        if (isinstance(c.func, ast.Name) and c.func.id in ("sorted", "max", "min"))
+        or (isinstance(c.func, ast.Attribute) and c.func.attr == "sort")
+    ]:
+        nudge = f"{at}, `{ctx.seg(sorting[0])}` compares the items with each other, and they mix {a_type(left_t)} and {a_type(right_t)}."
+        hint = "Sorting (and `max`/`min`) orders items against each other, which only works when they are all numbers or all texts: where do the items of the other type come from? Convert them to one type first."
     else:
         nudge = f"{at}, `{op}` compares {a_type(left_t)} with {a_type(right_t)}."
         hint = "Which side of the comparison holds text? Values compared with `<`/`>` must both be numbers (or both texts): convert the text with `int()`/`float()` first."
@@ -672,6 +680,27 @@ def not_subscriptable(ctx: Ctx, tname: str) -> Hint:
     return Hint(nudge, hint, concept, examples)
 
 
+def unhashable(ctx: Ctx, tname: str) -> Hint:
+    at = ctx.at()
+    subs = [
+        n
+        for n in ctx.view.of(ast.Subscript)
+        if static_type(n.slice, ctx) in (tname, None) and not isinstance(n.slice, ast.Constant)
+    ]
+    if len(subs) == 1:
+        nudge = f"{at}, `{ctx.seg(subs[0])}` uses `{ctx.seg(subs[0].slice)}`, {a_type(tname)}, as a key."
+    else:
+        nudge = f"{at}, {a_type(tname)} is used as a dict key or a set item."
+    hint = (
+        f"Dict keys and set items must be values that never change (numbers, texts, tuples); {an(tname)} `{tname}` "
+        "can change, so it can't be one. Use a tuple instead, or the item you meant to look up."
+    )
+    concept = "Dicts and sets find their keys by a hash of the value, so a key must be immutable: `str`, `int`, `tuple` yes; `list`, `dict`, `set` no."
+    return Hint(
+        nudge, hint, concept, ["visits = {}\nvisits[('Oslo', 2024)] = 3   # a tuple key works\nprint(visits)"]
+    )
+
+
 def sequence_mult(ctx: Ctx, other: str) -> Hint:
     at = ctx.at()
     mults = [n for n in ctx.view.of(ast.BinOp) if isinstance(n.op, ast.Mult)]
@@ -741,6 +770,8 @@ def type_error(ctx: Ctx) -> Hint | None:
         return not_subscriptable(ctx, m.group(1))
     if m := re.search(r"can't multiply sequence by non-int of type '(\w+)'", ev):
         return sequence_mult(ctx, m.group(1))
+    if m := re.search(r"unhashable type: '(\w+)'", ev):
+        return unhashable(ctx, m.group(1))
     return None
 
 

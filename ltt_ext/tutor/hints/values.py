@@ -212,6 +212,36 @@ def value_error(ctx: Ctx) -> Hint | None:
         return length_mismatch(ctx, re.match("", ""), "arrays")  # type: ignore[arg-type]
     if m := re.search(r"operands could not be broadcast together with shapes ((?:\([\d, ]*\) ?)+)", ev):
         return length_mismatch(ctx, m, "numpy")
+    if m := re.search(r"(max|min)\(\) arg is an empty sequence|(max|min)\(\) iterable argument is empty", ev):
+        fn = m.group(1) or m.group(2)
+        calls = [
+            c for c in ctx.view.of(ast.Call) if isinstance(c.func, ast.Name) and c.func.id == fn and c.args
+        ]
+        arg = ctx.seg(calls[0].args[0]) if len(calls) == 1 else None
+        nudge = f"{at}, `{fn}()` is given " + (f"`{arg}`, which is empty." if arg else "an empty collection.")
+        hint = f"There is no {'largest' if fn == 'max' else 'smallest'} item of nothing: was the collection filled before this line? `{fn}` also accepts `default=` for the empty case."
+        concept = "`max()`/`min()` compare the items of a collection, so they need at least one item."
+        return Hint(
+            nudge, hint, concept, ["heights = []\nprint(max(heights, default=0))   # 0 when there are none"]
+        )
+    if "substring not found" in ev:
+        calls = [
+            c
+            for c in ctx.view.of(ast.Call)
+            if isinstance(c.func, ast.Attribute) and c.func.attr in ("index", "rindex")
+        ]
+        if calls:
+            c = calls[0]
+            nudge = f"{at}, `{ctx.seg(c)}` looks for {ctx.seg(c.args[0]) if c.args else 'a text'} in `{ctx.seg(c.func.value)}`, and it isn't there."
+        else:
+            nudge = f"{at}, a text is searched for with `.index()` and not found."
+        hint = "`.index()` raises an error when the text isn't found; `.find()` returns -1 instead, and `in` tells whether it is there. Is the case (upper/lower) or a space different?"
+        return Hint(
+            nudge,
+            hint,
+            "`text.index(part)` gives the position of `part` in `text`, and fails when `part` is absent.",
+            ["motto = 'carpe diem'\nprint('diem' in motto, motto.find('noon'))   # True -1"],
+        )
     if "math domain error" in ev:
         calls = [c for c in ctx.view.of(ast.Call) if ctx.seg(c.func).startswith("math.") and c.args]
         if len(calls) == 1:
@@ -398,6 +428,8 @@ def stop_iteration(ctx: Ctx) -> Hint | None:
 def assertion(ctx: Ctx) -> Hint | None:
     line = (ctx.where.line or "").strip()
     msg = ctx.err.evalue.strip()
+    if not line.startswith("assert"):
+        return None  # raised by other code: the default names the line
     where = ctx.where.md()
     test = None
     tree = None
@@ -542,9 +574,9 @@ def recursion(ctx: Ctx) -> Hint | None:
                 break
     name = f"`{func}`" if func else "the function"
     if rec_line is not None and rec_call is not None:
-        nudge = f"{name} calls itself on line {rec_line} (`{ast.unparse(rec_call)}`) again and again: after about 3000 nested calls, Python gave up."
+        nudge = f"{name} calls itself on line {rec_line} (`{ast.unparse(rec_call)}`) again and again, until Python's limit on nested calls stopped it."
     else:
-        nudge = f"{name} keeps calling itself: after about 3000 nested calls, Python gave up."
+        nudge = f"{name} keeps calling itself, until Python's limit on nested calls stopped it."
     if fdef is not None:
         params = [a.arg for a in fdef.args.args]
         has_base = any(
@@ -561,11 +593,17 @@ def recursion(ctx: Ctx) -> Hint | None:
     else:
         hint = f"Does {name} have a case that returns without calling itself, and does each call bring its argument closer to that case?"
     concept = "A recursive function needs a case that returns directly (the base case), and each call must move its argument towards it; otherwise the calls pile up until RecursionError."
+    after = (
+        f"Now look again at {name} and its call to itself on line {rec_line} with this in mind."
+        if rec_line is not None
+        else ""
+    )
     return Hint(
         nudge,
         hint,
         concept,
-        [
+        after=after,
+        examples=[
             "def total_digits(text):\n    if text == '':            # base case: nothing left\n        return 0\n    return int(text[0]) + total_digits(text[1:])   # shorter each time\n\nprint(total_digits('2024'))"
         ],
     )
