@@ -71,7 +71,7 @@ class PermissionsHandler(LttAPIHandler):
     async def get(self):
         tools = _tools(self)
         path = await self.notebook_path(self.get_query_argument("path", None))
-        self.finish(json.dumps({"path": path, "interrupt": tools.grants.allowed(tools.key(path))}))
+        self.finish(json.dumps({"path": path, "interrupt": tools.grants.allowed(tools.notebooks.key(path))}))
 
     @web.authenticated
     @authorized
@@ -83,9 +83,9 @@ class PermissionsHandler(LttAPIHandler):
         if not isinstance(allow, bool):
             raise web.HTTPError(400, '"interrupt" must be true or false.')
         if allow:
-            tools.grants.allow(tools.key(path))
+            tools.grants.allow(tools.notebooks.key(path))
         else:
-            tools.grants.revoke(tools.key(path))
+            tools.grants.revoke(tools.notebooks.key(path))
         self.finish(json.dumps({"path": path, "interrupt": allow}))
 
 

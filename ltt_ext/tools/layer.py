@@ -28,7 +28,6 @@ sidecar could read from disk never reach the model word for word.
 from __future__ import annotations
 
 import asyncio
-import json
 import posixpath
 import uuid
 from typing import Any
@@ -38,9 +37,9 @@ from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..tutor.text import strip_ansi
-from ..workspace import normalize_path
 from . import interrupt as interrupts
 from .base import LLM, MCP, PANEL, CallContext, Tool, ToolFailed, ToolRefused, ToolRegistry
+from .notebooks import Notebooks
 from .sidecar import Sidecars, SidecarUnavailable
 
 TOOL_CALL_URI = "https://schema.ltt-ext.org/tools/call/v1"
@@ -116,6 +115,7 @@ class Tools(LoggingConfigurable):
         self.serverapp = serverapp
         self.tutor = tutor
         self.workspace = workspace
+        self.notebooks = Notebooks(serverapp, tutor, workspace, log=self.log)
         self.grants = interrupts.InterruptGrants()
         self.sidecars = Sidecars(serverapp=serverapp, parent=self, log=self.log)
         self.registry = ToolRegistry(log=self.log)
@@ -169,123 +169,19 @@ class Tools(LoggingConfigurable):
         ctx = CallContext(LLM, user=job.learner, path=job.ctx.path, notes=job.notes)
         return ToolBox(self, ctx, specs, self.max_calls_per_answer)
 
-    # -- server access --------------------------------------------------------------------------
-    @property
-    def _settings(self) -> dict[str, Any]:
-        web_app = getattr(self.serverapp, "web_app", None)
-        return web_app.settings if web_app is not None else {}
-
-    def key(self, path: str) -> str:
-        if self.tutor is not None:
-            return self.tutor._key(path)
-        file_id = getattr(self.workspace, "file_id", None)
-        return (file_id(path) if file_id else None) or path
-
-    async def notebook_path(self, value: Any) -> str:
-        """A notebook under the root that exists, or ToolFailed."""
-        try:
-            path = normalize_path(value)
-        except ValueError as e:
-            raise ToolFailed(f"path: {e}") from None
-        cm = self.serverapp.contents_manager
-        try:
-            model = await ensure_async(cm.get(path, content=False))
-        except Exception:
-            raise ToolFailed(f"no such notebook: {path}") from None
-        if model.get("type") != "notebook":
-            raise ToolFailed(f"not a notebook: {path}")
-        return path
-
+    # -- server access: through self.notebooks (ltt_ext.tools.notebooks) ---------------------------
     async def _path(self, ctx: CallContext, args: dict[str, Any]) -> str:
         if ctx.caller == LLM:
             return ctx.path or ""
-        return await self.notebook_path(args.get("path"))
-
-    async def session_of(self, path: str) -> dict[str, Any] | None:
-        sessions = await ensure_async(self.serverapp.session_manager.list_sessions())
-        for s in sessions:
-            spath, name = s.get("path") or "", s.get("name") or ""
-            if not spath.endswith(".ipynb") and name.endswith(".ipynb"):
-                spath = posixpath.join(posixpath.dirname(spath), name)
-            if spath == path and s.get("kernel"):
-                return s
-        return None
-
-    async def kernel_of(self, path: str) -> tuple[str | None, str | None]:
-        s = await self.session_of(path)
-        if s is None:
-            return None, None
-        kernel = s.get("kernel") or {}
-        return kernel.get("id"), kernel.get("name")
-
-    def _room_id(self, path: str) -> str | None:
-        fim = self._settings.get("file_id_manager")
-        file_id = fim.index(path) if fim is not None else None
-        return f"json:notebook:{file_id}" if file_id else None
-
-    def live_room(self, path: str):
-        rooms = self._settings.get("yroom_manager")
-        room_id = self._room_id(path)
-        if rooms is None or room_id is None or not rooms.has_room(room_id):
-            return None
-        return rooms.get_room(room_id)
-
-    async def _room_for_run(self, path: str, kernel_id: str):
-        """The notebook's room, loaded and listening to ``kernel_id`` (so the writer records runs)."""
-        rooms = self._settings.get("yroom_manager")
-        room_id = self._room_id(path)
-        if rooms is None or room_id is None:
-            return None
-        room = rooms.get_room(room_id)
-        if room is None:
-            return None
-        await asyncio.wait_for(room.get_jupyter_ydoc(), 30)
-        writer = self._settings.get("ltt_writer")
-        if writer is not None and room not in writer.rooms_of(kernel_id):
-            await room.connect_kernel(self.serverapp.kernel_manager.get_kernel(kernel_id))
-        return room
-
-    async def notebook(self, path: str) -> tuple[dict[str, Any], str]:
-        """The notebook as nbformat JSON: from its live YDoc when a room is loaded, else the file."""
-        room = self.live_room(path)
-        if room is not None:
-            try:
-                ydoc = await asyncio.wait_for(room.get_jupyter_ydoc(), 10)
-                nb = ydoc.get()
-                self._resolve_placeholders(path, nb)
-                return nb, "live"
-            except Exception:
-                self.log.debug("ltt tools: live room of %s unreadable; reading the file", path, exc_info=True)
-        model = await ensure_async(self.serverapp.contents_manager.get(path, content=True, type="notebook"))
-        return json.loads(json.dumps(model.get("content") or {})), "file"
-
-    def _resolve_placeholders(self, path: str, nb: dict[str, Any]) -> None:
-        """Outputs kept outside the YDoc (jupyter-server-documents' outputs manager) read back."""
-        om = self._settings.get("outputs_manager")
-        fim = self._settings.get("file_id_manager")
-        if om is None or fim is None:
-            return
-        file_id = fim.index(path)
-        for cell in nb.get("cells", []):
-            outs = cell.get("outputs") or []
-            if not any(
-                isinstance((o or {}).get("metadata"), dict) and o["metadata"].get("url") for o in outs
-            ):
-                continue
-            try:
-                live = getattr(om, "live_outputs", None)
-                full = live(file_id, cell.get("id")) if live is not None else None
-                if full is None:
-                    full = [json.loads(s) for s in om.get_outputs(file_id, cell.get("id"))]
-                cell["outputs"] = full
-            except Exception:
-                self.log.debug("ltt tools: outputs of %s not readable", cell.get("id"), exc_info=True)
+        return await self.notebooks.notebook_path(args.get("path"))
 
     # -- the tools ------------------------------------------------------------------------------
     def _may_interrupt(self, path: str | None, caller: str) -> bool:
         if caller == PANEL:
             return True
-        return self.agents_may_interrupt or (path is not None and self.grants.allowed(self.key(path)))
+        return self.agents_may_interrupt or (
+            path is not None and self.grants.allowed(self.notebooks.key(path))
+        )
 
     @staticmethod
     def _same_notebook(ctx: CallContext, args: dict[str, Any]) -> str | None:
@@ -458,7 +354,7 @@ class Tools(LoggingConfigurable):
 
     async def _read_notebook(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
         path = await self._path(ctx, args)
-        nb, where = await self.notebook(path)
+        nb, where = await self.notebooks.notebook(path)
         wanted = set(args.get("cell_ids") or [])
         with_outputs = args.get("include_outputs", True)
         cells = []
@@ -482,7 +378,7 @@ class Tools(LoggingConfigurable):
         from ..tutor import facts as runtime
 
         path = await self._path(ctx, args)
-        kernel_id, _ = await self.kernel_of(path)
+        kernel_id, _ = await self.notebooks.kernel_of(path)
         if not kernel_id:
             raise ToolFailed("the notebook has no running kernel")
         inspect = getattr(self.workspace, "user_expressions", None)
@@ -509,7 +405,7 @@ class Tools(LoggingConfigurable):
         tutor = self.tutor
         if tutor is None:
             return {"errors": errors, "hints": hints}
-        ctx_nb = tutor._contexts.get(self.key(path))
+        ctx_nb = tutor._contexts.get(self.notebooks.key(path))
         for ex in reversed(list(ctx_nb.executions) if ctx_nb is not None else []):
             if ex.error is None:
                 continue
@@ -545,17 +441,19 @@ class Tools(LoggingConfigurable):
 
     async def _run_in_sidecar(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
         path = (
-            await self._path(ctx, args) if ctx.caller == LLM else await self.notebook_path(args.get("path"))
+            await self._path(ctx, args)
+            if ctx.caller == LLM
+            else await self.notebooks.notebook_path(args.get("path"))
         )
-        _, kernel_name = await self.kernel_of(path)
+        _, kernel_name = await self.notebooks.kernel_of(path)
         if not kernel_name:
             try:
-                nb, _ = await self.notebook(path)
+                nb, _ = await self.notebooks.notebook(path)
                 kernel_name = ((nb.get("metadata") or {}).get("kernelspec") or {}).get("name")
             except Exception:
                 kernel_name = None
         try:
-            run = await self.sidecars.run(self.key(path), path, args["code"], kernel_name)
+            run = await self.sidecars.run(self.notebooks.key(path), path, args["code"], kernel_name)
         except SidecarUnavailable as e:
             raise ToolFailed(str(e)) from None
         result = run.to_json()
@@ -565,13 +463,13 @@ class Tools(LoggingConfigurable):
 
     async def _interrupt_cell(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
         path = await self._path(ctx, args)
-        kernel_id, _ = await self.kernel_of(path)
+        kernel_id, _ = await self.notebooks.kernel_of(path)
         caller = interrupts.LEARNER if ctx.caller == PANEL else ctx.caller
         result = await interrupts.interrupt_cell(
             self.serverapp.kernel_manager,
             kernel_id,
             caller=caller,
-            learner_allowed=self.grants.allowed(self.key(path)),
+            learner_allowed=self.grants.allowed(self.notebooks.key(path)),
             course_policy=self.agents_may_interrupt,
             log=self.log,
         )
@@ -580,10 +478,10 @@ class Tools(LoggingConfigurable):
         return result.to_json()
 
     async def _ensure_kernel(self, path: str) -> str:
-        kernel_id, _ = await self.kernel_of(path)
+        kernel_id, _ = await self.notebooks.kernel_of(path)
         if kernel_id:
             return kernel_id
-        nb, _ = await self.notebook(path)
+        nb, _ = await self.notebooks.notebook(path)
         name = ((nb.get("metadata") or {}).get("kernelspec") or {}).get("name") or None
         model = await self.serverapp.session_manager.create_session(
             path=path, name=posixpath.basename(path), type="notebook", kernel_name=name
@@ -594,15 +492,15 @@ class Tools(LoggingConfigurable):
     async def _run_cell(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
         from ..kernels.execute import KernelNotReady, execute
 
-        path = await self.notebook_path(args.get("path"))
+        path = await self.notebooks.notebook_path(args.get("path"))
         if args.get("cell_id") is None and args.get("index") is None:
             raise ToolFailed("give the cell's 'cell_id' or its 'index'")
         kernel_id = await self._ensure_kernel(path)
-        room = await self._room_for_run(path, kernel_id)
+        room = await self.notebooks.room_for_run(path, kernel_id)
         if room is not None:
             nb = (await room.get_jupyter_ydoc()).get()
         else:
-            nb, _ = await self.notebook(path)
+            nb, _ = await self.notebooks.notebook(path)
         cells = nb.get("cells", [])
         if args.get("cell_id") is not None:
             found = [(i, c) for i, c in enumerate(cells) if c.get("id") == args["cell_id"]]
@@ -636,7 +534,7 @@ class Tools(LoggingConfigurable):
     async def _insert_cell(self, ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
         import nbformat
 
-        path = await self.notebook_path(args.get("path"))
+        path = await self.notebooks.notebook_path(args.get("path"))
         kind = args.get("cell_type") or "code"
         cell = (
             nbformat.v4.new_code_cell(args["source"])
@@ -644,7 +542,7 @@ class Tools(LoggingConfigurable):
             else nbformat.v4.new_markdown_cell(args["source"])
         )
         cell["id"] = uuid.uuid4().hex[:8] + "-" + uuid.uuid4().hex[:4]
-        room = self.live_room(path)
+        room = self.notebooks.live_room(path)
         if room is not None:
             ydoc = await asyncio.wait_for(room.get_jupyter_ydoc(), 10)
             n = len(ydoc.ycells)
@@ -664,7 +562,7 @@ class Tools(LoggingConfigurable):
         tutor = self.tutor
         if tutor is None or not getattr(tutor, "enabled", True):
             raise ToolFailed("the tutor is turned off on this server")
-        path = await self.notebook_path(args.get("path"))
+        path = await self.notebooks.notebook_path(args.get("path"))
         user = ctx.user or "mcp"
         # consent is the learner's own choice in the panel: an agent cannot give it
         if args.get("more_help"):

@@ -16,6 +16,7 @@ This module is pure domain: no tornado. The server side is reached through a
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -199,6 +200,7 @@ class Tutor(TutorSettings):
         self._register_events()  # start() may not have run yet (e.g. under pytest-jupyter)
         data = {k: v for k, v in msg.to_json().items() if k not in ("text", "created", "updated")}
         data["llm_error"] = msg.extra.get("llm_error")
+        data["learner"] = os.environ.get("JUPYTERHUB_USER") or msg.user
         try:
             el.emit(schema_id=TUTOR_MESSAGE_URI, data=data)
         except Exception:

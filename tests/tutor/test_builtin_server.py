@@ -96,6 +96,8 @@ async def test_offline_tutor_end_to_end(
         ("tutor", "answer"),
     }
     assert all("text" not in e and e["status"] != "streaming" for e in events)
+    # each event says which learner it is about (the budget key here: one learner per server)
+    assert {e["learner"] for e in events if e["role"] == "tutor"} == {"server"}
 
 
 async def test_history_survives_a_restart(jp_fetch, jp_root_dir, ltt_tutor, ltt_tutor_config):
