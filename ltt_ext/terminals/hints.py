@@ -10,7 +10,7 @@ import difflib
 import os
 from dataclasses import dataclass
 
-from .monitor import Failure
+from .failures import Failure
 
 SHELL_BUILTINS = (
     "cd", "echo", "exit", "export", "pwd", "source", "alias", "history", "type", "read", "set",

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 from ..store import Message, StoreUnavailable
 from ..tutor.conversations import Conversations, Subscriber
 from . import hints
-from .monitor import Failure, Skipped, TerminalMonitor
+from .failures import Failure
+from .monitor import Skipped, TerminalMonitor
 
 if TYPE_CHECKING:
     from ..tutor.service import Tutor

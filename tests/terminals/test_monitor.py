@@ -3,19 +3,9 @@
 import pytest
 
 from ltt_ext.terminals import hints
-from ltt_ext.terminals.monitor import (
-    HIDDEN,
-    Block,
-    Failure,
-    Skipped,
-    TerminalMonitor,
-    detect,
-    feed_all,
-    is_shell_prompt,
-    prompt_exit_status,
-    redact,
-    strip_ansi,
-)
+from ltt_ext.terminals.failures import Block, Failure, detect
+from ltt_ext.terminals.monitor import Skipped, TerminalMonitor, feed_all
+from ltt_ext.terminals.screen import HIDDEN, is_shell_prompt, prompt_exit_status, redact, strip_ansi
 
 # Debian's bash prompt as it reaches the PTY: a window title (OSC), colours (CSI)
 PROMPT = "\x1b]0;ann@box: ~/course\x07\x1b[01;32mann@box\x1b[00m:\x1b[01;34m~/course\x1b[00m$ "

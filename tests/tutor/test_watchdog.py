@@ -2,7 +2,8 @@
 
 import pytest
 
-from ltt_ext.tutor.watchdog import FLOOD, SILENT, Alarm, Thresholds, Watchdog, analyze, ending, nudge
+from ltt_ext.tutor.loops import analyze
+from ltt_ext.tutor.watchdog import FLOOD, SILENT, Alarm, Thresholds, Watchdog, ending, nudge
 
 
 class Clock:
