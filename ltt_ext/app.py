@@ -123,8 +123,12 @@ class LttExtApp(ExtensionApp):
             self._install_classes(serverapp)
         documents = self._extension_app(DOCUMENTS_EXTENSION)
         if documents is not None:
-            # It linked before us (alphabetical order) but builds its room manager at load.
+            # It linked before us (alphabetical order) but builds its room manager and reads
+            # OutputProcessor.use_outputs_service at load: large outputs out of the YDoc.
             documents.yroom_manager_class = self.yroom_manager_class
+            from .documents.outputs import enable as enable_large_outputs
+
+            enable_large_outputs(documents)
 
     def _install_classes(self, serverapp) -> None:
         self._kept = {

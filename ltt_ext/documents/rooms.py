@@ -17,7 +17,6 @@ from jupyter_server_documents.rooms.yroom_manager import YRoomManager
 
 from ..kernels.client import SharedKernelClient
 from ..kernels.execute import execute
-from .outputs import enable as enable_large_outputs
 from .stdin import requesting_client
 from .writer import NotebookWriter
 
@@ -121,14 +120,6 @@ class SharedClientYRoomManager(YRoomManager):
     """Creates :class:`SharedClientNotebookRoom` for notebooks; never frees a running one."""
 
     writer: NotebookWriter | None = None
-
-    def __init__(self, *args, **kwargs):
-        # jupyter-server-documents builds its room manager, then its outputs manager: large
-        # outputs (see .outputs) are switched on here, before it reads its config.
-        parent = kwargs.get("parent")
-        if parent is not None and hasattr(parent, "outputs_manager_class"):
-            enable_large_outputs(parent)
-        super().__init__(*args, **kwargs)
 
     def create_room(self, room_id: str, **room_kwargs):
         if not room_id.startswith("json:notebook:"):

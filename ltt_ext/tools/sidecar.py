@@ -168,6 +168,9 @@ class Sidecars(LoggingConfigurable):
             if app is not None:
                 kwargs["root_dir"] = app.root_dir
                 kwargs["kernel_spec_manager"] = app.kernel_spec_manager
+                # as ServerApp does for its own: jupyter_client's default ("") writes connection
+                # files, HMAC key included, into the working directory (the learner's folder)
+                kwargs["connection_dir"] = app.runtime_dir
             # No parent: the server's MappingKernelManager config (culling, buffering…) is not ours.
             self._mkm = SharedClientMultiKernelManager(**kwargs)
         return self._mkm

@@ -1,6 +1,7 @@
 """The sidecar kernel and the panel's "Try it" endpoint, against a real server and real kernels."""
 
 import json
+import os
 
 import nbformat
 import pytest
@@ -60,6 +61,11 @@ async def test_try_it_runs_in_a_separate_kernel(
     sidecar_ids = {s["kernel_id"] for s in ltt_tools.sidecars.running()}
     assert len(sidecar_ids) == 1
     assert {k["id"] for k in kernels} == {nb.kernel_id}
+    # its connection file (with the HMAC key) is in the server's runtime dir, like the server's
+    # kernels', never in the working directory or the learner's folder
+    (sidecar_id,) = sidecar_ids
+    connection = ltt_tools.sidecars.kernel_manager.get_kernel(sidecar_id).connection_file
+    assert os.path.dirname(connection) == jp_serverapp.runtime_dir
     # and nothing of the sidecar's reached the notebook, or the learner's websocket
     after = nbformat.read(jp_root_dir / "lesson.ipynb", 4)
     assert "hello from the sidecar" not in json.dumps(after) and "hello from the sidecar" not in before
