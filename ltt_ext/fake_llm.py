@@ -241,6 +241,10 @@ class ChatHandler(_Base):
             elif reply.mode == "endless" and i % 50 == 0:
                 await asyncio.sleep(0)  # let the client (same event loop in tests) read
         await send(chunk({}, reply.finish_reason or "stop"))
+        await self._end_stream(send, body, usage, created, model)
+
+    async def _end_stream(self, send, body, usage, created, model) -> None:
+        """The usage chunk (when the request asked for it), then ``[DONE]``."""
         if (body.get("stream_options") or {}).get("include_usage"):
             await send(
                 {
@@ -275,19 +279,7 @@ class ChatHandler(_Base):
                     chunk({"tool_calls": [{"index": i, "function": {"arguments": text[k : k + step]}}]})
                 )
         await send(chunk({}, "tool_calls"))
-        if (body.get("stream_options") or {}).get("include_usage"):
-            await send(
-                {
-                    "id": "chatcmpl-fake",
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "choices": [],
-                    "usage": usage,
-                }
-            )
-        await send("[DONE]")
-        self.finish()
+        await self._end_stream(send, body, usage, created, model)
 
 
 def fake_llm_app(llm: FakeLLM) -> web.Application:
@@ -315,3 +307,51 @@ async def stop_fake_llm(llm: FakeLLM, server: HTTPServer) -> None:
     server.stop()
     await asyncio.sleep(0)
     await server.close_all_connections()
+
+
+class FakeLLMThread:
+    """A :class:`FakeLLM` served from a background thread with its own event loop, for tests whose
+    server runs in another process (browser tests, a real hub): start it, point the server at
+    ``thread.llm.base_url``, script ``thread.llm``, ``close()`` it."""
+
+    def __init__(self, **attrs: Any):
+        import threading
+
+        from tornado.httpserver import HTTPServer
+        from tornado.netutil import bind_sockets
+
+        self.llm = FakeLLM(**attrs)
+        sockets = bind_sockets(0, "127.0.0.1")
+        self.llm.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/v1"
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+
+            async def start() -> None:
+                self.llm.release = asyncio.Event()
+                self.server = HTTPServer(fake_llm_app(self.llm))
+                self.server.add_sockets(sockets)
+
+            self.loop.run_until_complete(start())
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, name="fake-llm", daemon=True)
+        self.thread.start()
+        if not started.wait(10):
+            raise RuntimeError("the fake LLM did not start")
+
+    def close(self) -> None:
+        async def stop() -> None:
+            if self.llm.release is not None:
+                self.llm.release.set()
+            self.server.stop()
+            await self.server.close_all_connections()
+
+        try:
+            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)

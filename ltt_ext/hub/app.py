@@ -24,6 +24,7 @@ from traitlets import Bool, Float, Int, Set, Unicode, default
 from traitlets.config import Application, catch_config_error
 
 from ..llm import OpenAIProvider
+from ..llm.settings import LLMSettings
 from ..tutor import instructor
 from ..tutor.budget import Budget, Spending
 from ..tutor.engines.llm import LLMEngine
@@ -32,7 +33,7 @@ from .store import HubStore
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class TutorServiceApp(Application):
+class TutorServiceApp(Application, LLMSettings):
     """The course's tutor, run by JupyterHub as a service."""
 
     name = "ltt-tutor-service"
@@ -97,21 +98,10 @@ class TutorServiceApp(Application):
         help="Hub groups whose members are instructors too (the scope is the recommended way).",
     )
 
-    # -- the LLM (never leaves this process) ---------------------------------------------------------
-    model = Unicode("", config=True, help="Chat model at the OpenAI-compatible endpoint (empty: no LLM).")
-    base_url = Unicode(None, allow_none=True, config=True, help="OpenAI-compatible endpoint URL.")
-    api_key = Unicode(
-        None, allow_none=True, config=True, help="API key (default: $OPENAI_API_KEY of this service)."
-    )
-    timeout = Float(60.0, config=True, help="Seconds for the connection and between streamed chunks.")
-    max_retries = Int(1, config=True, help="Retries of a failed LLM request.")
-    max_tokens = Int(600, config=True, help="Max completion tokens per answer.")
-    temperature = Float(0.2, config=True, help="Sampling temperature.")
-    concurrency = Int(8, config=True, help="Simultaneous LLM requests for the whole course.")
-    stream_usage = Bool(True, config=True, help="Ask for token usage in streams.")
-    llm_deadline = Float(90.0, config=True, help="Seconds an answer may take in all (0: none).")
-    max_answer_chars = Int(8000, config=True, help="Characters of an answer kept (0: no limit).")
-    retry_after_max = Float(10.0, config=True, help="Longest Retry-After of a 429 waited out.")
+    # -- the LLM (never leaves this process): ltt_ext.llm.settings.LLMSettings, c.TutorServiceApp.model…
+    @default("concurrency")
+    def _default_concurrency(self):
+        return 8  # one service for the whole course
 
     # -- the course policy (learners' c.Tutor.* cannot change it) ------------------------------------
     allow_solutions = Bool(False, config=True, help="Let the tutor show corrected code when asked.")
@@ -181,17 +171,7 @@ class TutorServiceApp(Application):
 
     def provider(self) -> OpenAIProvider:
         if self._provider is None:
-            self._provider = OpenAIProvider(
-                model=self.model,
-                base_url=self.base_url,
-                api_key=self.api_key,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                max_tokens=self.max_tokens,
-                temperature=self.temperature,
-                stream_usage=self.stream_usage,
-                retry_after_max=self.retry_after_max,
-            )
+            self._provider = self.make_provider()
         return self._provider
 
     def policy(self) -> dict:

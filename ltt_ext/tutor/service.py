@@ -111,17 +111,7 @@ class Tutor(TutorSettings):
     @property
     def llm(self) -> OpenAIProvider:
         if self._llm is None:
-            self._llm = OpenAIProvider(
-                model=self.model,
-                base_url=self.base_url,
-                api_key=self.api_key,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                max_tokens=self.max_tokens,
-                temperature=self.temperature,
-                stream_usage=self.stream_usage,
-                retry_after_max=self.retry_after_max,
-            )
+            self._llm = self.make_provider()
         return self._llm
 
     @property

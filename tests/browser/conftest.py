@@ -7,7 +7,6 @@ binary the tests are skipped with a clear reason (`make test` installs it).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -15,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -25,6 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ltt_ext.fake_llm import FakeLLMThread
 from ltt_ext.testing import MCP_ANY_PORT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -83,36 +82,8 @@ def jp_server_cleanup():
 # -- the fake LLM, served from a background thread for the whole module ------------------------
 
 
-class FakeLLMServer:
-    """The tutor engineer's fake OpenAI-compatible app (ltt_ext.pytest_plugin) on its own loop."""
-
-    def __init__(self):
-        from tornado.httpserver import HTTPServer
-        from tornado.netutil import bind_sockets
-
-        from ltt_ext.pytest_plugin import FakeLLM, fake_llm_app
-
-        self.llm = FakeLLM()
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.llm.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/v1"
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run():
-            asyncio.set_event_loop(self.loop)
-
-            async def start():
-                self.llm.release = asyncio.Event()
-                self.server = HTTPServer(fake_llm_app(self.llm))
-                self.server.add_sockets(sockets)
-
-            self.loop.run_until_complete(start())
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, name="fake-llm", daemon=True)
-        self.thread.start()
-        assert started.wait(10), "the fake LLM did not start"
+class FakeLLMServer(FakeLLMThread):
+    """The fake OpenAI-compatible server (ltt_ext.fake_llm), reset between tests."""
 
     def reset(self, **attrs):
         llm = self.llm
@@ -124,18 +95,6 @@ class FakeLLMServer:
         llm.default_reply = "Look closely at the line the arrow points to."
         for k, v in attrs.items():
             setattr(llm, k, v)
-
-    def close(self):
-        async def stop():
-            self.llm.release.set()
-            self.server.stop()
-            await self.server.close_all_connections()
-
-        try:
-            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
 
 
 @pytest.fixture(scope="module")

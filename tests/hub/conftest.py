@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hubtools import CHP, FAILING, HERE, INSTRUCTOR, LEARNERS, NB, FakeLLMThread, Hub, write_notebook
+from hubtools import CHP, FAILING, HERE, INSTRUCTOR, LEARNERS, NB, Hub, hub_fake_llm, write_notebook
 
 REAL_HUB = {"hub", "culler_hub"}  # the fixtures that start a real JupyterHub
 
@@ -29,7 +29,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def hub_llm():
-    server = FakeLLMThread()
+    server = hub_fake_llm()
     yield server
     server.close()
 

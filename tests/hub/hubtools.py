@@ -8,7 +8,6 @@ servers, kernels) is stopped by PID at the end.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -17,12 +16,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from ltt_ext.fake_llm import FakeLLMThread
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -107,48 +107,11 @@ def stop_pids(pids: list[int], timeout: float = 15.0) -> None:
 # -- the fake LLM, served from a thread of this process -----------------------------------------------
 
 
-class FakeLLMThread:
-    def __init__(self):
-        from tornado.httpserver import HTTPServer
-        from tornado.netutil import bind_sockets
-
-        from ltt_ext.fake_llm import FakeLLM, fake_llm_app
-
-        self.llm = FakeLLM(
-            default_reply="Check which position you ask for: the list is shorter than you think."
-        )
-        sockets = bind_sockets(0, "127.0.0.1")
-        self.llm.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/v1"
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run():
-            asyncio.set_event_loop(self.loop)
-
-            async def start():
-                self.llm.release = asyncio.Event()
-                self.server = HTTPServer(fake_llm_app(self.llm))
-                self.server.add_sockets(sockets)
-
-            self.loop.run_until_complete(start())
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, name="fake-llm", daemon=True)
-        self.thread.start()
-        assert started.wait(10)
-
-    def close(self):
-        async def stop():
-            self.llm.release.set()
-            self.server.stop()
-            await self.server.close_all_connections()
-
-        try:
-            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
+def hub_fake_llm() -> FakeLLMThread:
+    """The fake LLM the course's tutor service talks to."""
+    return FakeLLMThread(
+        default_reply="Check which position you ask for: the list is shorter than you think."
+    )
 
 
 # -- the hub ----------------------------------------------------------------------------------------------
