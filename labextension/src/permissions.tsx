@@ -60,7 +60,7 @@ export function InterruptPermission(
   }
   return (
     <label
-      className="ltt-Consent ltt-InterruptPermission"
+      className="ltt-InterruptPermission"
       title={trans.__(
         'When a cell runs away (an endless loop), the AI tutor and AI agents connected to this server may interrupt it for you. You can always interrupt it yourself.'
       )}
