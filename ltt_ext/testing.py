@@ -22,6 +22,17 @@ V1 = "v1.kernel.websocket.jupyter.org"
 # jupyter-server-mcp (installed for the tests) listens on port 3001 in every server it is enabled in:
 # servers started side by side by tests get any free port instead.
 MCP_ANY_PORT = "--MCPExtensionApp.mcp_port=0"
+# Debian's chromium, headless, as the browser tests (Playwright) launch it.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def execute_content(code: str, allow_stdin: bool = False) -> dict:

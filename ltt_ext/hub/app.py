@@ -153,17 +153,7 @@ class TutorServiceApp(Application, LLMSettings):
         self.budget = Budget(self.tokens_per_hour, self.requests_per_minute)
         self.spending = Spending(self.budget, lambda: self.store, log=self.log)
         self._provider = None
-        self.llm_engine = LLMEngine(
-            self.provider,
-            model=self.model,
-            allow_solutions=self.allow_solutions,
-            context_tokens=self.context_tokens,
-            concurrency=self.concurrency,
-            deadline=self.llm_deadline,
-            max_chars=self.max_answer_chars,
-            record_tokens=self.spending.record_tokens,
-            log=self.log,
-        )
+        self.llm_engine = LLMEngine.configured(self, self.provider, self.spending.record_tokens)
         self.listeners = set()
 
     _provider: OpenAIProvider | None = None

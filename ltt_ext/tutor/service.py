@@ -117,17 +117,8 @@ class Tutor(TutorSettings):
     @property
     def llm_engine(self) -> LLMEngine:
         if self._llm_engine is None:
-            self._llm_engine = LLMEngine(
-                lambda: self.llm,
-                model=self.model,
-                allow_solutions=self.allow_solutions,
-                context_tokens=self.context_tokens,
-                concurrency=self.concurrency,
-                deadline=self.llm_deadline,
-                max_chars=self.max_answer_chars,
-                record_tokens=self.spending.record_tokens,
-                log=self.log,
-                tools=self._llm_toolbox,
+            self._llm_engine = LLMEngine.configured(
+                self, lambda: self.llm, self.spending.record_tokens, tools=self._llm_toolbox
             )
         return self._llm_engine
 

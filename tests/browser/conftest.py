@@ -24,18 +24,8 @@ import nbformat
 import pytest
 
 from ltt_ext.fake_llm import FakeLLMThread
-from ltt_ext.testing import MCP_ANY_PORT
+from ltt_ext.testing import CHROMIUM, CHROMIUM_ARGS, MCP_ANY_PORT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 

@@ -13,16 +13,8 @@ from pathlib import Path
 import pytest
 from hubtools import INSTRUCTOR, PASSWORD, http
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from ltt_ext.testing import CHROMIUM, CHROMIUM_ARGS
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 XSS = '<img src=x onerror="window.__ltt_xss=1">'
 

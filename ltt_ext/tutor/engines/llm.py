@@ -72,6 +72,29 @@ class LLMEngine:
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self.tools = tools
 
+    @classmethod
+    def configured(
+        cls,
+        settings,
+        provider: Callable[[], OpenAIProvider],
+        record_tokens: RecordTokens,
+        tools: Callable[[Job], ToolBox | None] | None = None,
+    ) -> LLMEngine:
+        """An engine set up from ``c.Tutor.*`` or ``c.TutorServiceApp.*`` (the same trait names:
+        :class:`~ltt_ext.llm.settings.LLMSettings` plus ``allow_solutions`` and ``context_tokens``)."""
+        return cls(
+            provider,
+            model=settings.model,
+            allow_solutions=settings.allow_solutions,
+            context_tokens=settings.context_tokens,
+            concurrency=settings.concurrency,
+            deadline=settings.llm_deadline,
+            max_chars=settings.max_answer_chars,
+            record_tokens=record_tokens,
+            log=settings.log,
+            tools=tools,
+        )
+
     def messages(self, job: Job) -> list[dict]:
         context = context_markdown(job, self.context_tokens)
         if job.kind == "hint":
