@@ -6,7 +6,7 @@ import pytest
 from pycrdt import Text
 
 from ltt_ext.documents.outputs import LargeOutputsManager, is_placeholder
-from ltt_ext.testing import wait_for_cell, wait_until
+from ltt_ext.testing import read_notebook, wait_for_cell, wait_until
 
 LIMIT = 20_000  # bytes: small enough for quick cells, far above the small outputs below
 
@@ -125,7 +125,7 @@ async def test_a_notebook_opened_with_a_large_output_keeps_it_out_of_the_ydoc(
     # Saving (any change triggers it) writes the full output back, not the placeholder.
     ycell(room, cells[1])["source"] = "3"
     cell = await wait_for_cell(jp_root_dir, path, 1, lambda c: c.source == "3")
-    on_disk = nbformat.read(jp_root_dir / path, as_version=4)
+    on_disk = await wait_until(lambda: read_notebook(jp_root_dir, path))
     assert (
         on_disk.cells[0].outputs[0].text == "x" * 50000 + "\n" and cell.outputs[0].data["text/plain"] == "2"
     )

@@ -10,7 +10,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from ltt_ext.testing import wait_until
+from ltt_ext.testing import read_notebook, wait_until
 
 
 @pytest.fixture
@@ -114,9 +114,10 @@ async def test_a_cell_run_lands_in_the_ipynb(mcp_url, jp_serverapp, jp_root_dir,
     assert [s["path"] for s in sessions] == ["agent.ipynb"]
 
     def on_disk():
-        cells = nbformat.read(jp_root_dir / "agent.ipynb", 4).cells
+        nb = read_notebook(jp_root_dir, "agent.ipynb")  # None while a save is halfway
+        cells = nb.cells if nb is not None else [{}]
         outs = cells[0].get("outputs") or []
-        return outs if len(outs) == 2 and cells[0].execution_count == 1 else None
+        return outs if len(outs) == 2 and cells[0].get("execution_count") == 1 else None
 
     outs = await wait_until(on_disk, timeout=30)
     assert outs[0]["text"] == "ran by an agent\n" and outs[1]["data"]["text/plain"] == "42"

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from ltt_ext.testing import wait_until
+from ltt_ext.testing import read_notebook, wait_until
 
 
 async def try_it(jp_fetch, path, code):
@@ -37,7 +37,11 @@ async def test_try_it_runs_in_a_separate_kernel(
     await nb.run_cell("c1")
     ws = await kernel_ws(nb.kernel_id)  # a browser's websocket on the learner's kernel
     before = (jp_root_dir / "lesson.ipynb").read_text()
-    await wait_until(lambda: nbformat.read(jp_root_dir / "lesson.ipynb", 4).cells[0].execution_count)
+    await wait_until(
+        lambda: (read_notebook(jp_root_dir, "lesson.ipynb") or {"cells": [{}]})["cells"][0].get(
+            "execution_count"
+        )
+    )
 
     first = await try_it(
         jp_fetch, "lesson.ipynb", "print('hello from the sidecar')\nsidecar_only = 2\n'secret' in dir()"
@@ -67,7 +71,7 @@ async def test_try_it_runs_in_a_separate_kernel(
     connection = ltt_tools.sidecars.kernel_manager.get_kernel(sidecar_id).connection_file
     assert os.path.dirname(connection) == jp_serverapp.runtime_dir
     # and nothing of the sidecar's reached the notebook, or the learner's websocket
-    after = nbformat.read(jp_root_dir / "lesson.ipynb", 4)
+    after = await wait_until(lambda: read_notebook(jp_root_dir, "lesson.ipynb"))
     assert "hello from the sidecar" not in json.dumps(after) and "hello from the sidecar" not in before
     await ws.wait_idle(ws.execute("print('learner run')"))  # everything sent before this has arrived
     seen = json.dumps(ws.messages)

@@ -2,7 +2,7 @@
 
 import nbformat
 
-from ltt_ext.testing import wait_until
+from ltt_ext.testing import read_notebook, wait_until
 from ltt_ext.tools.base import LLM, MCP, PANEL, CallContext
 
 
@@ -67,8 +67,8 @@ async def test_insert_into_the_live_document(ltt_notebook, ltt_tools, jp_root_di
     assert [c["source"] for c in read.content["cells"]] == ["# Notes", "x = 1"]
 
     def saved():
-        cells = nbformat.read(jp_root_dir / "live.ipynb", 4).cells
-        return len(cells) == 2 and cells[0].cell_type == "markdown"
+        nb = read_notebook(jp_root_dir, "live.ipynb")  # None while a save is halfway
+        return nb is not None and len(nb.cells) == 2 and nb.cells[0].cell_type == "markdown"
 
     await wait_until(saved, timeout=30)
 
