@@ -15,10 +15,11 @@ import logging
 import random
 import urllib.parse
 
-import nbformat
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
+
+from ltt_ext.testing import read_notebook, wait_until
 
 SEED = 9
 # Seconds. Above the longest any valid request here may take (an execute without "timeout" runs
@@ -188,8 +189,8 @@ def post_requests(endpoint: str, valid: dict, rng: random.Random, n_random: int 
     return [(method, endpoint, body) for body in RAW_BODIES + mutations(valid, rng, n_random)]
 
 
-def notebook_content(root, path):
-    nb = nbformat.read(root / path, as_version=4)
+async def notebook_content(root, path):
+    nb = await wait_until(lambda: read_notebook(root, path))  # None while a save is halfway
     return [(c.id, c.source, c.get("outputs"), c.get("execution_count")) for c in nb.cells]
 
 
@@ -205,7 +206,7 @@ async def test_no_malformed_request_gets_a_5xx_or_hangs_or_touches_anything(
 ):
     caplog.set_level(logging.WARNING)
     path, cells = readable_and_broken_files
-    before = notebook_content(jp_root_dir, path)
+    before = await notebook_content(jp_root_dir, path)
     session, room = await notebook_session(path)  # a learner has the notebook open
     kid = session["kernel"]["id"]
     client = Client(jp_http_port, jp_base_url, dict(jp_auth_header))
@@ -277,7 +278,7 @@ async def test_no_malformed_request_gets_a_5xx_or_hangs_or_touches_anything(
     assert json.loads(r.body)["outputs"][0]["data"]["text/plain"] == "2"
     # So is the notebook, in the room and on disk.
     assert [str(c["source"]) for c in room._jupyter_ydoc.ycells] == ["x = 41", "print(x + 1)"]
-    assert notebook_content(jp_root_dir, path) == before
+    assert await notebook_content(jp_root_dir, path) == before
     # No room was made for a file that is not a readable notebook (its load would fail forever).
     settings = jp_serverapp.web_app.settings
     for bad in NOT_NOTEBOOKS:
