@@ -152,7 +152,7 @@ CASES: list[Case] = [
         ("local",),
         fix=("global count",),
         wrong=("isn't defined yet", "run the cell that defines"),
-        lines=(3,),
+        lines=(1, 3),
     ),
     C(
         "unbound-later",
@@ -163,7 +163,7 @@ CASES: list[Case] = [
         ("local", "line 4"),
         fix=("global total",),
         wrong=("isn't defined yet", "run the cell"),
-        lines=(3, 4),
+        lines=(1, 3, 4),
     ),
     # -- ImportError: cannot import name ---------------------------------------------------------
     C(
@@ -653,7 +653,7 @@ CASES: list[Case] = [
         "letters = ['a', 'b', 'c']\nfor i in range(len(letters) + 1):\n    print(letters[i])",
         "IndexError",
         ("line 3", "`letters`", "`i`"),
-        lines=(3,),
+        lines=(2, 3),
     ),
     C(
         "index-str",

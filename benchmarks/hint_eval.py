@@ -8,7 +8,10 @@ scored (:func:`score`), and a table per family is printed: % specific at level 1
 % correct, % revealing, median latency from the error's ``execute_reply`` to the hint's final
 text (runtime inspection included once the service does it).
 
-    python -m benchmarks.hint_eval [--family F ...] [--case ID ...] [--no-facts] [--json out.json] [-v]
+    python -m benchmarks.hint_eval [--heldout] [--family F ...] [--case ID ...] [--no-facts] [--json out.json] [-v]
+
+``--heldout`` evaluates benchmarks/hint_heldout.py instead: cases written apart from the engine, by
+someone who did not read its rules, to measure whether they generalise.
 
 Every case gets its own notebook and kernel; families only group the report.
 """
@@ -340,10 +343,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="hint without the runtime inspection (--Tutor.runtime_facts=False): code and traceback only",
     )
+    ap.add_argument(
+        "--heldout",
+        action="store_true",
+        help="the held-out cases (benchmarks/hint_heldout.py, not the ones the engine is tuned on) instead "
+        "of the corpus; those that read input() are left to the in-process test",
+    )
     args = ap.parse_args(argv)
+    if args.heldout:
+        from .hint_heldout import HELDOUT, TYPED
+
+        pool = [c for c in HELDOUT if c.id not in TYPED]
+    else:
+        pool = CASES
     cases = [
         c
-        for c in CASES
+        for c in pool
         if (not args.family or c.family in args.family) and (not args.case or c.id in args.case)
     ]
     t0 = time.monotonic()

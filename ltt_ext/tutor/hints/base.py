@@ -286,6 +286,33 @@ def static_length(node: ast.AST, ctx: Ctx) -> int | None:
     return None
 
 
+def static_value(node: ast.AST, ctx: Ctx, _depth: int = 0) -> str | int | float | None:
+    """A text or number the code (a literal, a plain assignment above in the cell) or the facts
+    (a complete preview) settle, else None."""
+    if (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (str, int, float))
+        and not isinstance(node.value, bool)
+    ):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = static_value(node.operand, ctx, _depth + 1)
+        return -v if type(v) in (int, float) else None  # type: ignore[operator]
+    if not isinstance(node, ast.Name) or _depth > 3:
+        return None
+    f = ctx.fact(node.id)
+    if f is not None:
+        if f.type not in ("str", "int", "float") or f.preview is None:
+            return None
+        v = literal(f.preview)
+        complete = type(v).__name__ == f.type and (not isinstance(v, str) or len(v) == f.length)
+        return v if complete and isinstance(v, (str, int, float)) else None
+    a = ctx.assigned_before(node.id)
+    if a is not None and isinstance(a[2], ast.expr) and _simple_assign(ctx, node.id, a[0]):
+        return static_value(a[2], ctx, _depth + 1)
+    return None
+
+
 def static_type(node: ast.AST, ctx: Ctx, _depth: int = 0) -> str | None:
     """The type of an expression when the code or the facts settle it, else None."""
     if isinstance(node, ast.Constant):
@@ -347,5 +374,6 @@ __all__ = [
     "q",
     "short",
     "static_type",
+    "static_value",
     "type_word",
 ]

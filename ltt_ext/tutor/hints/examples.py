@@ -4,8 +4,8 @@ An example is meant to teach the idea behind the learner's error on *other* code
 (:func:`check_example` returns a reason) when any of these hold:
 
 1. **names** — it uses an identifier of the learner's cell or of the likely fix (variables,
-   functions, parameters; Python's builtins, conventional module names like ``np`` and
-   one-letter names excepted);
+   functions, parameters; Python's builtins, conventional module names like ``np``, ``self``,
+   dunder names like ``__init__`` and one-letter names excepted);
 2. **strings** — it contains one of the learner's string literals (2+ characters);
 3. **lines** — one of its lines, normalised (comments, spaces and quote style ignored), is a line
    of the learner's cell or of a likely fix;
@@ -43,7 +43,14 @@ def _identifiers(tree: ast.AST) -> set[str]:
             out.add(n.arg)
         elif isinstance(n, ast.alias):
             out.add((n.asname or n.name).split(".")[0])
-    return {i for i in out if len(i) > 1 and i not in BUILTIN_NAMES and i not in CONVENTIONAL}
+    return {
+        i
+        for i in out
+        if len(i) > 1
+        and i not in BUILTIN_NAMES
+        and i not in CONVENTIONAL
+        and not (i.startswith("__") and i.endswith("__"))  # Python's own protocol names
+    }
 
 
 def _strings(tree: ast.AST) -> set[str]:

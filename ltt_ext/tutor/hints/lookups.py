@@ -202,7 +202,25 @@ def key_error(ctx: Ctx) -> Hint | None:
     else:
         nudge = f"{at}, `{container}` has no {kind} {key_md}{via} at this point."
     guesses = closest(key, keys, n=2) if keys is not None and isinstance(key, str) else []
-    if augmented and sub is not None:
+    twin = _type_twin(key, keys) if keys is not None and not augmented else None
+    examples = [
+        "stock = {'Pears': 4}\nprint('pears' in stock)       # False: case counts\nprint(stock.get('plums', 0))  # 0: a default for a missing key",
+        "tally = {}\nfor fruit in ['fig', 'fig']:\n    tally[fruit] = tally.get(fruit, 0) + 1",
+    ]
+    if twin is not None and keys is not None:
+        shown = ", ".join(f"`{k!r}`" for k in keys[:10]) + (", …" if len(keys) > 10 else "")
+        hint = (
+            f"`{container}`'s {kind}s are {shown}. {key_md} is {a_type(type(key).__name__)}, and the {kind} "
+            f"`{twin!r}` is {a_type(type(twin).__name__)}: a number and a text that look alike are different {kind}s."
+        )
+        if sub is not None:
+            fixes += [f"{container}[{twin!r}]", f"{container}[str({ctx.seg(sub.slice)})]"]
+            fixes += [f"{container}[int({ctx.seg(sub.slice)})]"]
+        examples.insert(
+            0,
+            "codes = {7: 'lucky'}\nprint('7' in codes)   # False: the key is the number 7, not the text '7'\nprint(7 in codes)     # True",
+        )
+    elif augmented and sub is not None:
         hint = (
             f"`{ctx.seg(sub)} += ...` first reads the current value for {key_md}, and a key seen for the first time has "
             "none. Give a new key its starting value before adding to it (test with `in`, or read it with `.get()` "
@@ -240,11 +258,17 @@ def key_error(ctx: Ctx) -> Hint | None:
         "different keys. Looking up a missing key raises KeyError; `key in d` checks first, and `d.get(key, default)` "
         "returns a default instead."
     )
-    examples = [
-        "stock = {'Pears': 4}\nprint('pears' in stock)       # False: case counts\nprint(stock.get('plums', 0))  # 0: a default for a missing key",
-        "tally = {}\nfor fruit in ['fig', 'fig']:\n    tally[fruit] = tally.get(fruit, 0) + 1",
-    ]
     return Hint(nudge, hint, concept, examples, fixes=fixes)
+
+
+def _type_twin(key, keys: list):
+    """The key that differs from ``key`` only by being text instead of a number (or the reverse)."""
+    for k in keys:
+        if isinstance(key, int) and isinstance(k, str) and k.strip() == str(key):
+            return k
+        if isinstance(key, str) and isinstance(k, int) and not isinstance(k, bool) and key.strip() == str(k):
+            return k
+    return None
 
 
 def index_error(ctx: Ctx) -> Hint | None:
@@ -320,6 +344,13 @@ def index_error(ctx: Ctx) -> Hint | None:
                     )
                 )
                 fixes += [f"{obj}[{n - 1}]", f"{obj}[-1]"]
+                loop = _range_loop(ctx, pick.slice)
+                if loop is not None:
+                    for_line, range_src = loop
+                    hint += (
+                        f" `{idx_src}` takes its values from `{range_src}` on line {for_line}: how many values "
+                        f"is that, and what is the last one, compared with the {plural(n, unit)} of `{obj}`?"
+                    )
         else:
             nudge = f"{at}, `{ctx.seg(pick)}` asks for position {idx_md} of `{obj}`, and `{obj}` has no item there."
             hint = (
@@ -334,6 +365,26 @@ def index_error(ctx: Ctx) -> Hint | None:
         nudge = f"{at}, one of the positions asked for{' — ' + cands + ' —' if cands else ''} is past the end of its sequence."
         hint = "Which lookup on that line goes too far? Print the length of each sequence there (`len(...)`) and the positions used."
     return Hint(nudge, hint, _INDEX_CONCEPT, _INDEX_EXAMPLES, fixes=fixes)
+
+
+def _range_loop(ctx: Ctx, node: ast.AST) -> tuple[int, str] | None:
+    """(line, `range(...)` source) of the `for` loop around the failing line that gives ``node``
+    (a plain name) its values from a ``range``."""
+    if not isinstance(node, ast.Name) or ctx.tree is None or not ctx.where.in_cell or not ctx.where.lineno:
+        return None
+    n = ctx.where.lineno
+    for loop in ast.walk(ctx.tree):
+        if (
+            isinstance(loop, ast.For)
+            and isinstance(loop.target, ast.Name)
+            and loop.target.id == node.id
+            and loop.lineno < n <= (loop.end_lineno or loop.lineno)
+            and isinstance(loop.iter, ast.Call)
+            and isinstance(loop.iter.func, ast.Name)
+            and loop.iter.func.id == "range"
+        ):
+            return loop.lineno, ast.get_source_segment(ctx.code, loop.iter) or ast.unparse(loop.iter)
+    return None
 
 
 def _index_value(ctx: Ctx, node: ast.AST) -> int | None:

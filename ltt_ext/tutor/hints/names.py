@@ -53,6 +53,30 @@ def _defined_later(ctx: Ctx, name: str) -> int | None:
     return None
 
 
+def _only_local(ctx: Ctx, name: str) -> tuple[str, int] | None:
+    """(function, line) when this cell assigns ``name`` only inside one function, and the failing
+    line is outside it."""
+    if ctx.tree is None or not ctx.where.in_cell or not ctx.where.lineno:
+        return None
+    n = ctx.where.lineno
+    found: tuple[str, int] | None = None
+    funcs = [f for f in ast.walk(ctx.tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    inside = {id(x) for f in funcs for x in ast.walk(f)}
+    for f in funcs:
+        if f.lineno <= n <= (f.end_lineno or f.lineno):
+            return None  # the failing line is in a function: another story
+        for x in ast.walk(f):
+            if isinstance(x, ast.Name) and x.id == name and isinstance(x.ctx, ast.Store):
+                if found is not None and found[0] != f.name:
+                    return None
+                found = found or (f.name, x.lineno)
+    outside = any(
+        isinstance(x, ast.Name) and x.id == name and isinstance(x.ctx, ast.Store) and id(x) not in inside
+        for x in ast.walk(ctx.tree)
+    )
+    return None if outside else found
+
+
 def _star_imports(ctx: Ctx) -> list:
     """Standard-library modules the cell imports with ``from x import *`` (their names count)."""
     if ctx.tree is None:
@@ -73,6 +97,7 @@ def name_error(ctx: Ctx) -> Hint | None:
     where = ctx.where.short_md()
     fixes: list[str] = []
     line = ctx.where.line or ""
+    concept, examples = NAME_CONCEPT, NAME_EXAMPLES
 
     later = _defined_later(ctx, name)
     module_use = _uses_as_module(ctx, name)
@@ -102,6 +127,26 @@ def name_error(ctx: Ctx) -> Hint | None:
                 f"top of this cell (or in a first cell) and run it before {where}."
             )
         fixes.append(f"import {module} as {name}" if module != name else f"import {name}")
+    elif in_notebook and (local := _only_local(ctx, name)) is not None:
+        func, line_no = local
+        nudge = (
+            f"{at}, `{name}` is used outside `{func}`, but the only line of this cell that gives it a value "
+            f"(line {line_no}) is inside `{func}`."
+        )
+        hint = (
+            f"A name assigned inside a function is *local* to it: `{name}` exists only while `{func}` runs, and "
+            f"is gone when it returns. Code outside `{func}` can only get that value if the function hands it back "
+            "with `return` and the caller keeps what the call gives."
+        )
+        concept = (
+            "Each call of a function gets its own, fresh set of local names, which disappear when the call "
+            "ends. A function shares a result with the rest of the code through `return`: the call itself "
+            "then stands for that value, wherever it is written."
+        )
+        examples = [
+            "def squares(limit):\n    found = [k * k for k in range(limit)]   # 'found' lives only inside squares\n"
+            "    return found\n\nprint(len(squares(4)))   # the call gives the list; 'found' itself is not visible here",
+        ]
     elif in_notebook:
         nudge = (
             f"{at}, the kernel has no value for `{name}` yet, though your notebook uses that name elsewhere."
@@ -147,7 +192,7 @@ def name_error(ctx: Ctx) -> Hint | None:
                 f"(check its spelling against where you created it). Or is it meant as text? Then it needs quotes."
             )
             fixes.append(re.sub(rf"\b{re.escape(name)}\b", f'"{name}"', line))
-    return Hint(nudge, hint, NAME_CONCEPT, NAME_EXAMPLES, fixes=fixes)
+    return Hint(nudge, hint, concept, examples, fixes=fixes)
 
 
 def unbound_local(ctx: Ctx) -> Hint | None:
@@ -178,12 +223,32 @@ def unbound_local(ctx: Ctx) -> Hint | None:
         if assign_line and assign_line <= len(ctx.lines) and ctx.where.in_cell
         else ""
     )
-    hint = (
-        f"Because {in_f} assigns to `{name}` somewhere in its body{assigned}, Python treats `{name}` as a *local* "
-        f"name of {in_f} everywhere inside it — so a `{name}` defined outside the function is not used there, "
-        f"and the local one has no value yet when it is read. Give the function the value it needs as a parameter "
-        "(and return the new value), or create the local name before reading it."
-    )
+    attribute = _attribute_of_self(ctx, fdef, name) if fdef is not None else None
+    outer = _assigned_outside(ctx, name)
+    if attribute is not None:
+        me, line_no = attribute
+        hint = (
+            f"`{name}` and `{me}.{name}` are two different names: line {line_no} "
+            f"(`{ctx.lines[line_no - 1].strip()}`) stores a value on the object, as its attribute `{name}`, but "
+            f"a bare `{name}` inside {in_f} is a *local* name of the method, and it has no value when line "
+            f"{ctx.where.lineno} reads it. A method reaches what is stored on its object through `{me}`."
+        )
+    elif outer is not None or ctx.defined_now(name):
+        there = (
+            f"the `{name}` of line {outer}" if outer is not None else f"the `{name}` your notebook defines"
+        )
+        hint = (
+            f"Because {in_f} assigns to `{name}` somewhere in its body{assigned}, Python treats `{name}` as a "
+            f"*local* name of {in_f} everywhere inside it — so {there}, outside the function, is not used there, "
+            "and the local one has no value yet when it is read. Give the function the value it needs as a "
+            "parameter (and return the new value), or create the local name before reading it."
+        )
+    else:
+        hint = (
+            f"Because {in_f} assigns to `{name}` somewhere in its body{assigned}, `{name}` is a *local* name of "
+            f"{in_f}, and no line has given it a first value when line {ctx.where.lineno} reads it. A name "
+            "that is updated (`+=`, `= ... + ...`) needs a starting value before the first update runs."
+        )
     concept = (
         "Inside a function, a name that is assigned anywhere in the function is local to the whole function. "
         "Reading it before that assignment raises UnboundLocalError, even if a global name of the same spelling exists."
@@ -191,7 +256,56 @@ def unbound_local(ctx: Ctx) -> Hint | None:
     examples = [
         "def add_tax(amount, rate):\n    amount = amount * (1 + rate)   # 'amount' is a parameter: it has a value\n    return amount\n\nfinal = add_tax(50, 0.2)",
     ]
-    return Hint(nudge, hint, concept, examples, fixes=[f"global {name}", f"nonlocal {name}"])
+    fixes = [f"global {name}", f"nonlocal {name}"]
+    if attribute is not None:
+        examples.insert(
+            0,
+            "class Greeter:\n    def __init__(self, who):\n        self.who = who\n\n    def hello(self):\n"
+            "        return 'Hi ' + self.who   # the object's attribute, read through self\n\n"
+            "print(Greeter('Ada').hello())",
+        )
+        fixes.append(f"{attribute[0]}.{name}")
+    return Hint(nudge, hint, concept, examples, fixes=fixes)
+
+
+def _attribute_of_self(ctx: Ctx, fdef: ast.AST, name: str) -> tuple[str, int] | None:
+    """(``self``, line) when ``fdef`` is a method and its class stores ``self.<name>`` somewhere."""
+    if (
+        ctx.tree is None
+        or not isinstance(fdef, (ast.FunctionDef, ast.AsyncFunctionDef))
+        or not fdef.args.args
+    ):
+        return None
+    cls = next(
+        (c for c in ast.walk(ctx.tree) if isinstance(c, ast.ClassDef) and fdef in c.body),
+        None,
+    )
+    if cls is None:
+        return None
+    me = fdef.args.args[0].arg
+    for x in ast.walk(cls):
+        if (
+            isinstance(x, ast.Attribute)
+            and x.attr == name
+            and isinstance(x.ctx, ast.Store)
+            and isinstance(x.value, ast.Name)
+            and x.value.id == me
+        ):
+            return me, x.lineno
+    return None
+
+
+def _assigned_outside(ctx: Ctx, name: str) -> int | None:
+    """The first line of this cell that assigns ``name`` at its top level (outside any def)."""
+    if ctx.tree is None or not ctx.where.in_cell:
+        return None
+    for stmt in ctx.tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for x in ast.walk(stmt):
+            if isinstance(x, ast.Name) and x.id == name and isinstance(x.ctx, ast.Store):
+                return x.lineno
+    return None
 
 
 def import_error(ctx: Ctx) -> Hint | None:

@@ -76,6 +76,21 @@ def syntax_error(ctx: Ctx) -> Hint | None:
             if quote
             else "A string must be closed with the same kind of quote it was opened with, on the same line."
         )
+        word = _apostrophe_word(line[: w.col] if w.col is not None else line) if quote == "'" else None
+        if word is not None:
+            # `'It's raining'`: the apostrophe ends the text early, the last quote opens a new one
+            nudge = (
+                f"Python couldn't read {where}: the text opened with `'` ends at the apostrophe in `{word}`, "
+                "so the rest of the line is read as code, and its last `'` opens a text that is never closed."
+            )
+            hint = (
+                "Inside a text written between `'` quotes, an apostrophe is the same character as the closing "
+                "quote, so Python takes it as the end of the text. The text needs quotes (or a way of writing the "
+                "apostrophe) that don't end it there."
+            )
+            examples = [
+                'names = ["O\'Neil", "D\'Arcy"]   # inside "…" quotes, \' is just a letter\nprint(len(names))'
+            ]
     elif m := re.search(r"'([(\[{])' was never closed", ev):
         br = m.group(1)
         close = {"(": ")", "[": "]", "{": "}"}[br]
@@ -275,6 +290,23 @@ def _unclosed(code: str) -> tuple[str, int] | None:
 
 TRIPLE_SINGLE = "'" * 3
 TRIPLE_DOUBLE = '"' * 3
+
+
+def _apostrophe_word(before: str) -> str | None:
+    """The word whose apostrophe closed a `'…'` text early (``It's`` in ``print('It's raining')``)."""
+    quote = None
+    for i, ch in enumerate(before):
+        if ch not in "'\"" or (i and before[i - 1] == "\\"):
+            continue
+        if quote is None:
+            quote = ch
+        elif ch == quote:
+            if ch == "'" and before[i - 1 : i].isalpha() and before[i + 1 : i + 2].isalpha():
+                left = re.search(r"[A-Za-z]+$", before[:i])
+                right = re.match(r"[A-Za-z]+", before[i + 1 :])
+                return f"{left.group(0) if left else ''}'{right.group(0) if right else ''}"
+            quote = None
+    return None
 
 
 def _dangling_operator(line: str) -> str | None:

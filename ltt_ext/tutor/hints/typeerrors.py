@@ -287,6 +287,11 @@ def not_callable(ctx: Ctx, tname: str) -> Hint:
         if t is None or t == tname:
             calls.append((c, t))
     calls.sort(key=lambda x: x[1] is None)
+    rebound = [
+        (c, t) for c, t in calls if isinstance(c.func, ast.Name) and _replaces_def(ctx, c.func.id) is not None
+    ]
+    if len(rebound) == 1 and (len(calls) > 1 and calls[0][1] != tname):
+        calls = rebound  # the code says which: the name a line above gave a new value
     fixes: list[str] = []
     if calls and (len(calls) == 1 or calls[0][1] == tname):
         call = calls[0][0]
@@ -313,6 +318,14 @@ def not_callable(ctx: Ctx, tname: str) -> Hint:
                 f"Rename your variable (everywhere you use it), then remove the old value with `del {fs}` (or restart "
                 "the kernel) so the built-in comes back."
             )
+        elif isinstance(fn, ast.Name) and (replaced := _replaces_def(ctx, fn.id)) is not None:
+            (line_no, text), def_line = replaced
+            nudge = f"{at}, `{fs}` is called with `( )` like a function, but it is {what}."
+            hint = (
+                f"Line {line_no} (`{text}`) gives `{fs}` a new value, and that value replaces the function `{fs}` "
+                f"defined on line {def_line}: one name holds one thing at a time. Only functions (and classes) can "
+                "be called."
+            )
         else:
             nudge = f"{at}, `{fs}` is called with `( )` like a function, but it is {what}."
             hint = (
@@ -330,6 +343,22 @@ def not_callable(ctx: Ctx, tname: str) -> Hint:
         "`sum = 0` or `list = [...]` hides Python's `sum()` or `list()` until the name is deleted or the kernel restarts."
     )
     return Hint(nudge, hint, concept, examples, fixes=fixes)
+
+
+def _replaces_def(ctx: Ctx, name: str) -> tuple[tuple[int, str], int] | None:
+    """((line, text) of the assignment, line of the def) when this cell defines the function
+    ``name`` and then, above the failing line, assigns something else to ``name``."""
+    if ctx.tree is None:
+        return None
+    defs = [
+        d.lineno
+        for d in ast.walk(ctx.tree)
+        if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and d.name == name
+    ]
+    a = ctx.assigned_before(name)
+    if not defs or a is None or min(defs) > a[0]:
+        return None
+    return (a[0], a[1]), max(d for d in defs if d < a[0])
 
 
 def not_iterable(ctx: Ctx, tname: str) -> Hint:
@@ -504,6 +533,38 @@ def float_as_int(ctx: Ctx) -> Hint:
         "print(9 / 3, type(9 / 3))     # 3.0 <class 'float'>: / always gives a float\nprint(9 // 2, type(9 // 2))   # 4 <class 'int'>: // gives an int\nprint(round(4.6))             # 5: round() gives an int too"
     ]
     concept = "`range()`, positions like `x[i]` and repetition `text * n` need whole numbers (`int`). `/` always returns a `float` (10 / 2 is 5.0); `//` returns an `int` for ints."
+    return Hint(nudge, hint, concept, examples, fixes=fixes)
+
+
+def not_an_int(ctx: Ctx, tname: str) -> Hint:
+    """A `str` (or another non-number) where a whole number is needed: ``range(times)``."""
+    at = ctx.at()
+    pick = next(
+        ((c, arg) for c in ctx.view.of(ast.Call) for arg in c.args if static_type(arg, ctx) == tname),
+        None,
+    )
+    fixes: list[str] = []
+    if pick is not None:
+        call, arg = pick
+        f = ctx.fact_of(arg)
+        what = describe(f) if f is not None and f.type == tname else a_type(tname)
+        nudge = f"{at}, `{ctx.seg(call.func)}` gets `{ctx.seg(arg)}`, {what}, where it needs a whole number (`int`)."
+        origin = _input_origin(ctx, arg) if tname == "str" else None
+        hint = (origin + " " if origin else "") + (
+            "Text that holds digits is still text: it has to be turned into a number before it can count "
+            "repetitions or positions."
+            if tname == "str"
+            else f"Where does `{ctx.seg(arg)}` get its value, and what kind of value did you expect there?"
+        )
+        fixes += [f"int({ctx.seg(arg)})", "int(input("]
+    else:
+        nudge = f"{at}, {a_type(tname)} is given where a whole number (`int`) is needed (a `range`, a position, a repetition count)."
+        hint = "Which value on that line is not a number? Print it and its `type(...)` just before the line."
+    examples = [
+        "answer = '4'                 # text, even though it shows a digit\nprint(type(answer), type(int(answer)))\nprint(list(range(int('2'))))   # [0, 1]",
+        "print('3' * 2)     # 33: a text is repeated\nprint(3 * 2)       # 6: a number is multiplied\nprint(type('3'), type(3))",
+    ]
+    concept = "`range()`, positions like `x[i]` and repetition `text * n` need whole numbers (`int`); `input()` and files give text (`str`), even when it looks like a number."
     return Hint(nudge, hint, concept, examples, fixes=fixes)
 
 
@@ -754,6 +815,8 @@ def type_error(ctx: Ctx) -> Hint | None:
         return no_len(ctx, m.group(1))
     if "cannot be interpreted as an integer" in ev and "'float'" in ev:
         return float_as_int(ctx)
+    if m := re.search(r"'(\w+)' object cannot be interpreted as an integer", ev):
+        return not_an_int(ctx, m.group(1))
     if m := re.search(r"'(\w+)' object does not support item assignment", ev):
         return item_assignment(ctx, m.group(1))
     if m := re.search(r"([\w.]+)\(\) missing \d+ required positional arguments?: .*", ev):

@@ -8,7 +8,19 @@ import ast
 import re
 
 from ..context import BUILTIN_NAMES
-from .base import Ctx, Hint, a_type, describe, literal, plural, static_length, static_type
+from .base import (
+    Ctx,
+    Hint,
+    a_type,
+    an,
+    closest,
+    describe,
+    literal,
+    plural,
+    static_length,
+    static_type,
+    static_value,
+)
 
 
 def _text_problem(text: str) -> str:
@@ -108,6 +120,8 @@ def unpack(ctx: Ctx, expected: int, got: int | None, too_many: bool) -> Hint:
             target, value = node.target, None
             break
     have = got if got is not None else (static_length(value, ctx) if value is not None else None)
+    if have is None and value is not None:
+        have = _split_count(ctx, value)
     if target is not None:
         names = ctx.seg(target)
         right = f"`{ctx.seg(value)}`" if value is not None else "each item"
@@ -128,6 +142,21 @@ def unpack(ctx: Ctx, expected: int, got: int | None, too_many: bool) -> Hint:
         "low, high = (3, 9)          # 2 names, 2 items\nfirst, *rest = [5, 6, 7]    # *rest takes whatever is left"
     ]
     return Hint(nudge, hint, concept, examples)
+
+
+def _split_count(ctx: Ctx, node: ast.AST) -> int | None:
+    """How many pieces ``text.split()`` (no arguments) gives, when the text's value is settled."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "split"
+        and not node.args
+        and not node.keywords
+    ):
+        text = static_value(node.func.value, ctx)
+        if isinstance(text, str):
+            return len(text.split())
+    return None
 
 
 def ambiguous(ctx: Ctx, what: str) -> Hint:
@@ -151,7 +180,7 @@ def ambiguous(ctx: Ctx, what: str) -> Hint:
         nudge = f"{at}, a whole {what} is used where Python needs a single True or False."
         hint = f"Which part of that line turns a {what} into a yes/no question (`if`, `and`, `or`, `not`)? Decide between *any* and *all*, or filter with a mask."
     concept = (
-        f"Comparing a {what} with a value compares *each item* and gives a {what} of True/False. `if` needs one "
+        f"Comparing {an(what)} {what} with a value compares *each item* and gives {an(what)} {what} of True/False. `if` needs one "
         'answer, so Python refuses to guess between "any" and "all".'
     )
     examples = [
@@ -249,6 +278,10 @@ def value_error(ctx: Ctx) -> Hint | None:
             arg = c.args[0]
             f = ctx.fact_of(arg)
             val = f" — `{ctx.seg(arg)}` is {describe(f)}" if f is not None else ""
+            number = static_value(arg, ctx) if f is None and isinstance(arg, ast.Name) else None
+            if isinstance(arg, ast.Name) and type(number) in (int, float):
+                a = ctx.assigned_before(arg.id)
+                val = f" — `{ctx.seg(arg)}` is {number}" + (f" (line {a[0]})" if a else "")
             nudge = f"{at}, `{ctx.seg(c)}` gets a value outside what `{ctx.seg(c.func)}` accepts{val}."
         else:
             nudge = f"{at}, a `math` function gets a value outside what it accepts."
@@ -259,7 +292,7 @@ def value_error(ctx: Ctx) -> Hint | None:
             hint,
             concept,
             [
-                "import math\nside = 2.25\nprint(math.sqrt(side))   # 1.5\nprint(math.log(1))       # 0.0, log needs > 0"
+                "import math\nareas = [2.25, 0.0]\nprint([math.sqrt(a) for a in areas])   # [1.5, 0.0]: sqrt needs numbers >= 0\nprint(math.log(1))                      # 0.0: log needs a number > 0"
             ],
         )
     if m := re.search(r"list\.remove\(x\): x not in list|(.+) is not in list", ev):
@@ -540,7 +573,13 @@ def file_not_found(ctx: Ctx) -> Hint | None:
         if fname
         else f"{at}, a file isn't found where Python looks for it."
     )
+    ext = _odd_extension(fname) if fname else None
     hint = (
+        f"The name ends in `.{ext[0]}`, which is not a usual file extension (`.{ext[1]}` is): check how the "
+        "file's name is spelled on disk. "
+        if ext
+        else ""
+    ) + (
         "A relative path is looked up from the kernel's working folder (usually the notebook's folder). Check the exact "
         "name (upper/lower case, extension like `.csv` vs `.txt`) and whether the file is in a sub-folder: "
         "`import os; print(os.getcwd(), os.listdir())` shows where Python looks and what is there."
@@ -554,6 +593,25 @@ def file_not_found(ctx: Ctx) -> Hint | None:
             'import os\nprint(os.getcwd())          # the folder Python looks in\nprint(os.listdir("."))      # what is in it'
         ],
     )
+
+
+_EXTENSIONS = (
+    "csv tsv txt json xlsx xls xml html md py ipynb png jpg jpeg gif svg pdf zip dat parquet pkl"
+).split()
+
+
+def _odd_extension(fname: str) -> tuple[str, str] | None:
+    """(extension, the usual one it looks like) when a file name's extension is a misspelling."""
+    base = fname.replace("\\", "/").rsplit("/", 1)[-1]
+    if "." not in base.strip("."):
+        return None
+    ext = base.rsplit(".", 1)[1]
+    if not ext or ext.lower() in _EXTENSIONS:
+        return None
+    near = [e for e in _EXTENSIONS if sorted(e) == sorted(ext.lower())] or closest(
+        ext.lower(), _EXTENSIONS, n=1, cutoff=0.66
+    )
+    return (ext, near[0]) if near else None
 
 
 def recursion(ctx: Ctx) -> Hint | None:
