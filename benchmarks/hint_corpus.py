@@ -521,7 +521,7 @@ CASES: list[Case] = [
         "def area(width, height):\n    return width * height\narea(3)",
         "TypeError",
         ("line 3", "`area(3)`", "`height`"),
-        ("width, height",),
+        ("`width`, `height`",),
         fix=("area(3, ",),
         lines=(3,),
     ),

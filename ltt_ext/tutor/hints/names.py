@@ -162,6 +162,8 @@ def name_error(ctx: Ctx) -> Hint | None:
             cands |= set(ctx.facts.values)
         for star in _star_imports(ctx):
             cands |= {n for n in dir(star) if not n.startswith("_")}
+        # a name the failing line itself binds (its loop variable) can't be the one it meant to read
+        cands -= {n.id for n in ctx.view.of(ast.Name) if isinstance(n.ctx, ast.Store)}
         guesses = [g for g in closest(name, cands) if not g.startswith("_")]
         same_letters = [g for g in guesses if g.lower() == name.lower()]
         guesses = same_letters or guesses

@@ -3,7 +3,11 @@ IndentationError, TabError."""
 
 from __future__ import annotations
 
+import io
+import itertools
+import keyword
 import re
+import tokenize
 
 from .base import Ctx, Hint, an, short
 
@@ -123,7 +127,7 @@ def syntax_error(ctx: Ctx) -> Hint | None:
         hint = "`=` stores a value in a name; to *compare* two values, use `==`."
         fixes.append(line.replace("=", "==", 1))
     elif "forgot a comma" in ev:
-        seg = (
+        seg = _adjacent_values(line) or (
             short(line[max(0, (w.col or 0) - 10) : (w.col or 0) + 15], 30)
             if w.col is not None
             else short(line)
@@ -290,6 +294,28 @@ def _unclosed(code: str) -> tuple[str, int] | None:
 
 TRIPLE_SINGLE = "'" * 3
 TRIPLE_DOUBLE = '"' * 3
+
+
+def _adjacent_values(line: str) -> str | None:
+    """The first two values written side by side with nothing between them (``5 7`` in ``[3, 5 7]``)."""
+    values = (tokenize.NAME, tokenize.NUMBER, tokenize.STRING)
+    tokens: list[tokenize.TokenInfo] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(line).readline):
+            tokens.append(tok)
+    except (tokenize.TokenError, SyntaxError):
+        pass  # an unfinished line: the tokens read so far are enough
+    for a, b in itertools.pairwise(tokens):
+        if (
+            a.type in values
+            and b.type in values
+            and not (a.type == b.type == tokenize.STRING)  # "a" "b" is one text, not a mistake
+            and not keyword.iskeyword(a.string)
+            and not keyword.iskeyword(b.string)
+            and a.start[0] == b.start[0]
+        ):
+            return line[a.start[1] : b.end[1]]
+    return None
 
 
 def _apostrophe_word(before: str) -> str | None:

@@ -175,7 +175,7 @@ def concat(ctx: Ctx, op: str, left_t: str, right_t: str) -> Hint:
                 fixed = ast.BinOp(left=conv(node.left), op=node.op, right=conv(node.right))
                 fixes.append(ast.unparse(fixed))
         else:
-            hint = f"A `{left_t}` and {a_type(right_t)} can't be combined with `{op}`: which of the two isn't the type you expected, and where did it get its value?"
+            hint = f"{cap(a_type(left_t))} and {a_type(right_t)} can't be combined with `{op}`: which of the two isn't the type you expected, and where did it get its value?"
     else:
         nudge = f"{at}, `{op}` is used between {a_type(left_t)} and {a_type(right_t)}."
         opers = sorted({ctx.seg(x) for c in cands for x in (c[1], c[2]) if not isinstance(x, ast.Constant)})
@@ -193,6 +193,16 @@ def concat(ctx: Ctx, op: str, left_t: str, right_t: str) -> Hint:
         '`"7"` and the number `7` are different values. `str(...)` turns a value into text, `int(...)`/`float(...)` '
         "turn text into a number, and an f-string inserts values into a text."
     )
+    sequences = {"list", "tuple"} & {left_t, right_t}
+    if sequences and {left_t, right_t} & {"int", "float"}:
+        concept = (
+            f"`{op}` between two lists (or two tuples) joins them into a new, longer one; between a list and a "
+            f"number it has no meaning, so Python refuses. `{op}` never changes each item of a list: that takes "
+            "a loop (or a NumPy array)."
+        )
+        examples = [
+            "dims = (3, 4)\nprint(dims + (5,))   # (3, 4, 5): + joins two tuples\nprint(dims * 2)      # (3, 4, 3, 4): * repeats them",
+        ]
     return Hint(nudge, hint, concept, examples, fixes=fixes)
 
 
@@ -636,7 +646,11 @@ def arguments(ctx: Ctx, m: re.Match, kind: str) -> Hint:
         if missing == ["self"]:
             hint = f"`{short_name}` is a method: call it on an object made from the class (first create one with the class name and `()`), not on the class itself."
         else:
-            defn = f" `{short_name}` is defined with the parameters ({', '.join(params)})" if params else ""
+            defn = (
+                f" `{short_name}` is defined with the parameters ({', '.join(q(p) for p in params)})"
+                if params
+                else ""
+            )
             hint = f"Each parameter without a default needs a value, in order.{defn}{';' if defn else ''} the call passes fewer values."
     elif kind == "too_many":
         takes, given = m.group(2), m.group(3)
@@ -646,7 +660,9 @@ def arguments(ctx: Ctx, m: re.Match, kind: str) -> Hint:
             hint = f"For a method, Python passes the object itself as the first value: `{short_name}`'s definition needs `self` as its first parameter."
         else:
             hint = "Compare the call with the definition: one value per parameter, in order" + (
-                f" (`{short_name}` has {', '.join(params)})." if params else "."
+                f" (`{short_name}` has {plural(len(params), 'parameter')}: {and_list(q(p) for p in params)})."
+                if params
+                else "."
             )
     else:
         kw = re.search(r"unexpected keyword argument '(\w+)'", m.group(0))

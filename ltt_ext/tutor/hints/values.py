@@ -183,6 +183,12 @@ def ambiguous(ctx: Ctx, what: str) -> Hint:
         f"Comparing {an(what)} {what} with a value compares *each item* and gives {an(what)} {what} of True/False. `if` needs one "
         'answer, so Python refuses to guess between "any" and "all".'
     )
+    if bools:
+        concept = (
+            f"Comparing {an(what)} {what} with a value compares *each item* and gives {an(what)} {what} of "
+            "True/False. `and`, `or` and `not` ask one yes/no question of a whole value, so Python refuses to "
+            f"guess what a whole {what} means; `&`, `|` and `~` work item by item."
+        )
     examples = [
         "import numpy as np\nheights = np.array([150, 172, 181])\ntall = heights > 170          # array([False, True, True])\nprint(tall.any(), tall.all())  # True False\nprint(heights[tall])           # keeps 172 and 181",
     ]
