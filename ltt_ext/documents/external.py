@@ -1,10 +1,13 @@
 """The notebook writer's side of large outputs: one running cell whose outputs live outside the YDoc.
 
 See :mod:`.outputs` for why and where they live. While the cell runs, its outputs
-are a list in the outputs manager (served to browsers from memory); the YDoc holds
-one small placeholder per output. A stream that keeps growing is written to disk
-and its placeholder renewed at most every ``flush_interval`` seconds (browsers
-fetch an output again when its placeholder changes), and once more at the end.
+are a list in the outputs manager, served to browsers (and to saves) from memory; the
+YDoc holds one small placeholder per output. A stream that keeps growing has its
+placeholder renewed (browsers fetch an output again when its placeholder changes) at
+most every ``flush_interval`` seconds — and less often as it grows, so that a browser
+refetches at most about :data:`REFETCH_BYTES` per interval whatever the stream's size.
+The outputs are written to disk when the run ends: rewriting a 100 MB stream every
+second would cost the server more than the whole flood.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import typing as t
 from pycrdt import Map
 
 from .outputs import LargeOutputsManager, output_size
+
+REFETCH_BYTES = 4 * 1024 * 1024  # per flush_interval: a growing stream's refresh slows down past this
 
 
 def outputs_manager_of(room) -> LargeOutputsManager | None:
@@ -40,6 +45,7 @@ class ExternalCell:
         # Chunks the last output (a stream) grew by since it was last written: joined at the
         # refresh (appending to a growing string per message would copy it every time).
         self._chunks: list[str] = []
+        self._size = 0  # characters of the growing stream, chunks included
         self._last_refresh = 0.0
         self._timer: asyncio.TimerHandle | None = None
 
@@ -75,7 +81,10 @@ class ExternalCell:
         outputs = self.outputs
         last = outputs[-1] if outputs else None
         if _same_stream(last, output):
+            if not self._chunks:
+                self._size = len(last.get("text") or "")  # type: ignore[union-attr]
             self._chunks.append(output["text"])
+            self._size += len(output["text"])
             self._refresh_soon()
             return
         self.refresh()  # the growing stream before it is final
@@ -94,7 +103,8 @@ class ExternalCell:
             self._renew(index)
 
     def _refresh_soon(self) -> None:
-        wait = self.om.flush_interval - (time.monotonic() - self._last_refresh)
+        interval = self.om.flush_interval * max(1.0, self._size / REFETCH_BYTES)
+        wait = interval - (time.monotonic() - self._last_refresh)
         if wait <= 0:
             self.refresh()
         elif self._timer is None:
@@ -114,10 +124,10 @@ class ExternalCell:
         self._renew(len(outputs) - 1)
 
     def _renew(self, index: int) -> None:
+        """A new placeholder URL for output ``index``: browsers fetch it again (from memory)."""
         outputs = self.outputs
         if not 0 <= index < len(outputs):
             return
-        self.om.write_one(self.file_id, self.cell_id, index, outputs[index])
         self.version += 1
         youtputs = self.ycell["outputs"]
         if index < len(youtputs):

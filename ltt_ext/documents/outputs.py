@@ -17,9 +17,11 @@ on disk and placeholders in the YDoc (the front end fetches a cell's outputs all
 or none). Saving puts the full outputs back into the ``.ipynb``.
 
 While a cell runs, the notebook writer (:mod:`.writer`) keeps a moved cell's
-outputs here, in memory, and a growing stream only in memory: it is written to
-disk at most every :attr:`~LargeOutputsManager.flush_interval` seconds, when the
-placeholder is renewed (a new ``?v=`` in its URL) so that browsers fetch it again.
+outputs here, in memory: browsers and saves read them from there, and they are
+written to disk when the run ends. A growing stream's placeholder is renewed (a new
+``?v=`` in its URL, so that browsers fetch it again) at most every
+:attr:`~LargeOutputsManager.flush_interval` seconds, less often once it is large
+(see :mod:`.external`).
 """
 
 from __future__ import annotations
@@ -67,8 +69,8 @@ class LargeOutputsManager(OutputsManager):
     flush_interval = Float(
         1.0,
         config=True,
-        help="Seconds between refreshes of a growing large stream (written to disk, re-fetched by "
-        "browsers) while its cell runs.",
+        help="Seconds between refreshes of a growing large stream (re-fetched by browsers) while its "
+        "cell runs; a stream over 4 MiB is refreshed proportionally less often.",
     )
 
     def __init__(self, **kwargs) -> None:

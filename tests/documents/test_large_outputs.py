@@ -73,6 +73,36 @@ async def test_a_large_stream_stays_out_of_the_ydoc_and_reaches_disk_in_full(
     assert first.outputs[0].data["text/plain"] == "2"
 
 
+async def test_a_growing_large_stream_reaches_browsers_while_its_cell_runs(
+    jp_fetch, jp_root_dir, make_notebook, notebook_session, kernel_ws
+):
+    code = "import time\nprint('x' * 30000)\ntime.sleep(1.5)\nprint('done')"
+    path, cells = make_notebook([code])
+    session, room = await notebook_session(path)
+    ws = await kernel_ws(session["kernel"]["id"])
+    run = ws.execute(code, cell_id=cells[0])
+
+    def placeholder(other_than=None):
+        outs = youtputs(room, cells[0])
+        if outs and is_placeholder(outs[0]) and outs[0]["metadata"]["url"] != other_than:
+            return outs[0]
+        return None
+
+    # While the cell sleeps, a browser opening the output gets what was printed so far (served
+    # from the server's memory: the run's outputs reach the disk when it ends).
+    first = await wait_until(placeholder)
+    assert (await fetch_json(jp_fetch, first["metadata"]["url"]))["text"] == "x" * 30000 + "\n"
+    assert ycell(room, cells[0])["execution_state"] == "running"
+    # More output renews the placeholder's URL, and fetching it again gives the whole stream.
+    second = await wait_until(lambda: placeholder(other_than=first["metadata"]["url"]))
+    assert (await fetch_json(jp_fetch, second["metadata"]["url"]))["text"] == "x" * 30000 + "\ndone\n"
+    await ws.wait_idle(run)
+    cell = await wait_for_cell(
+        jp_root_dir, path, 0, lambda c: c.outputs and c.outputs[0].text.endswith("done\n")
+    )
+    assert cell.outputs[0].text == "x" * 30000 + "\ndone\n"
+
+
 async def test_a_large_image_moves_its_whole_cell_and_a_rerun_brings_it_back(
     jp_fetch, jp_root_dir, make_notebook, notebook_session, kernel_ws
 ):
