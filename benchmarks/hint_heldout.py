@@ -1,5 +1,8 @@
 """A held-out set of beginner errors for the built-in tutor's hints, written without looking at the
-hint engine and kept apart from :mod:`benchmarks.hint_corpus` (the cases the engine is tuned on).
+hint engine and kept apart from :mod:`benchmarks.hint_corpus` (the cases the engine was written
+against). The engine's first run passed 72 of these 83 cases; the 11 failures were gaps in its rules
+and were fixed there, never by changing a case. So the set is held out no longer: its value now is
+as a regression set, and the next held-out set should be written fresh.
 
 The cases use the corpus's :class:`~benchmarks.hint_corpus.Case` and are scored the same way
 (:func:`benchmarks.hint_eval.score`): ``l1`` is the place and the culprit a specific level-1 nudge

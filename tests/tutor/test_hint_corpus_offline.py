@@ -73,6 +73,12 @@ def read_facts(code: str, line: int | None, ns: dict) -> runtime.RuntimeFacts | 
 @pytest.mark.filterwarnings("ignore::SyntaxWarning")
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_corpus_case_offline(case, tmp_path, monkeypatch):
+    assert_case_hints(case, tmp_path, monkeypatch)
+
+
+def assert_case_hints(case, tmp_path, monkeypatch):
+    """Run the case, then assert its three levels with and without runtime facts: specific, correct,
+    never revealing."""
     for name, data in case.files.items():
         (tmp_path / name).write_bytes(data)
     monkeypatch.chdir(tmp_path)
