@@ -24,7 +24,7 @@ class Block:
     def add(self, line: str) -> None:
         self.lines.append(line)
         if (
-            "found" in line or "denied" in line or "No such" in line or "Unknown" in line
+            "found" in line or "denied" in line or "o such" in line or "Unknown" in line
         ) and FAILURE_LINE.match(line):
             self.notable.append(line)
 
@@ -70,6 +70,17 @@ _TRACEBACK = "Traceback (most recent call last):"
 _PY_FILE = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 _PY_ERROR = re.compile(
     r"^(?P<ename>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning|Iteration))(?:: (?P<evalue>.*))?$"
+)
+_LIBRARY = re.compile(r"/lib/python[\d.]*/|site-packages|dist-packages|^<frozen ")
+# A program's own message: "prog: [context: ]target: <marker>", "[Errno 2] <marker>", or the marker
+# opening the line (ssh, sudo); never the marker inside a sentence ("Fix 'No such file…'" in a commit).
+_MARKED = {
+    m: re.compile(r"(?:^|: |\] )" + re.escape(m) + r"(?:$|[\s.,;(])")
+    for m in ("Permission denied", "No such file or directory")
+}
+# zsh words it the other way round: "zsh: permission denied: ./run.sh", "cd: no such file or directory: /x"
+_ZSH = re.compile(
+    r"^(?:zsh: )?(?:(?P<program>[\w.-]+): )?(?P<what>permission denied|no such file or directory): (?P<target>.+)$"
 )
 _SHELLS = {"bash", "-bash", "sh", "-sh", "zsh", "-zsh", "dash", "fish", "ksh"}
 _WRITERS = {
@@ -137,7 +148,8 @@ def _python_failure(lines: list[str], command: str) -> Failure | None:
         # no "Traceback" header: only a SyntaxError of the file python was given has that shape
         if not frames or m.group("ename") not in ("SyntaxError", "IndentationError", "TabError"):
             return None
-    frame = frames[-1] if frames else None
+    own = [f for f in frames if not _LIBRARY.search(f.group("file"))]
+    frame = (own or frames)[-1] if frames else None  # the learner's line, not the library's
     ename = m.group("ename").split(".")[-1]
     return Failure(
         "python",
@@ -176,7 +188,7 @@ def detect(block: Block) -> Failure | None:
                     exit_status=block.exit_status,
                 )
     for line in reversed(lines):
-        if "Permission denied" in line:
+        if "Permission denied" in line and _MARKED["Permission denied"].search(line):
             program, context, target = _target_and_program(line, "Permission denied")
             first = _first_word(command)
             if "(publickey" in line or line.startswith("Permission denied, please try again"):
@@ -209,8 +221,13 @@ def detect(block: Block) -> Failure | None:
                 exit_status=block.exit_status,
             )
     for line in reversed(lines):
-        if "No such file or directory" in line:
+        if "No such file or directory" in line and _MARKED["No such file or directory"].search(line):
+            if line.startswith("No such file or directory"):
+                continue  # the bare words (an `echo`, a quote): nobody and nothing named
             program, context, target = _target_and_program(line, "No such file or directory")
+            if not target and program and ": " not in line[: line.find("No such file")].rstrip(": "):
+                # "notes.md: No such file or directory" (less, some tools): the one name is the path
+                program, target = _first_word(command), program
             first = _first_word(command)
             interpreter = re.search(r": (?P<i>/\S+): bad interpreter", line)
             if interpreter:
@@ -230,6 +247,23 @@ def detect(block: Block) -> Failure | None:
             return Failure(
                 "no-such-file", command, line, program=program, target=target, exit_status=block.exit_status
             )
+    for line in reversed(lines):
+        z = _ZSH.match(line)
+        if z is not None:
+            program = z.group("program") or _first_word(command)
+            target = z.group("target").strip()
+            if z.group("what") == "permission denied":
+                action = "run" if target == _first_word(command) or program == "zsh" else "read"
+                if program == "zsh":
+                    program = _first_word(command)
+                return Failure(
+                    "permission", command, line, program=program, target=target, action=action,
+                    exit_status=block.exit_status,
+                )  # fmt: skip
+            return Failure(
+                "no-such-file", command, line, program=program if program != "zsh" else _first_word(command),
+                target=target, exit_status=block.exit_status,
+            )  # fmt: skip
     if block.exit_status:
         last = next((line for line in reversed(lines) if line.strip()), "")
         return Failure("exit", command, last, program=_first_word(command), exit_status=block.exit_status)
@@ -238,5 +272,5 @@ def detect(block: Block) -> Failure | None:
 
 # Lines worth finding in output the tutor skipped (a flood).
 FAILURE_LINE = re.compile(
-    r"[^\r\n]*(?:command not found|Permission denied|No such file or directory|: not found|Unknown command)[^\r\n]*"
+    r"[^\r\n]*(?:command not found|[Pp]ermission denied|[Nn]o such file or directory|: not found|Unknown command)[^\r\n]*"
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass
 
 from .failures import Failure
@@ -69,7 +70,10 @@ def look_around(f: Failure, cwd: str | None) -> Around:
         target = os.path.join(base, os.path.expanduser(f.target)) if base else os.path.expanduser(f.target)
         folder, name = os.path.split(target)
         if folder and name:
-            close = difflib.get_close_matches(name, _names_in(folder), n=1, cutoff=0.6)
+            # a folder for `cd`, a file for the rest: "there is `data`" is no answer to `head data.csv`
+            want_folder = f.program == "cd"
+            names = [n for n in _names_in(folder) if os.path.isdir(os.path.join(folder, n)) == want_folder]
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
             if close:
                 shown_folder = os.path.dirname(f.target)
                 around.similar_file = os.path.join(shown_folder, close[0]) if shown_folder else close[0]
@@ -107,8 +111,18 @@ def hint(f: Failure, level: int, around: Around | None = None) -> str:
     return text + (_more() if level < 3 else "")
 
 
+_IN_SCRIPT = re.compile(r"^(?P<script>[^\s:]+): line (?P<line>\d+): ")
+INTERPRETERS = ("bash", "sh", "zsh", "dash", "python", "python3", "node", "Rscript", "perl", "ruby")
+
+
 def _not_found(f: Failure, level: int, a: Around) -> str:
     cmd = _code(f.target)
+    script = _IN_SCRIPT.match(f.line)
+    if level == 1 and script is not None:
+        return (
+            f"**Nudge** — line {script.group('line')} of {_code(script.group('script'))} runs a command called "
+            f"{cmd}, and the shell doesn't know it. Look at that line of the script."
+        )
     if level == 1:
         return f"**Nudge** — the shell doesn't know a command called {cmd}. Look closely at the first word you typed."
     if level == 2:
@@ -164,6 +178,11 @@ def _permission(f: Failure, level: int, a: Around) -> str:
             "ssh -i ~/.ssh/mykey user@host\n```"
         )
     if level == 1:
+        if f.action == "run" and f.program == f.target:
+            return (
+                f"**Nudge** — the system refused to run {target}: *permission denied*. Who owns it, and what "
+                "are you allowed to do with it?"
+            )
         return (
             f"**Nudge** — the system refused to let {_code(f.program or 'the command')} {verb} {target}: "
             "*permission denied*. Who owns it, and what are you allowed to do with it?"
@@ -190,9 +209,11 @@ def _permission(f: Failure, level: int, a: Around) -> str:
             f"**Hint** — you may not read {target}{mode}: reading needs the `r` permission, which the file gives "
             "only to its owner or group. Is this a file you are meant to read?"
         )
+    other = "backup.sh" if os.path.basename(f.target or "") != "backup.sh" else "tool.sh"
     example = {
-        "run": "chmod u+x script.sh   # give yourself the execute permission\n./script.sh\n"
-        "bash script.sh       # or hand it to the interpreter, which only needs to read it",
+        "run": f"{'ls -l ' + other:<21}# -rw-r--r-- : no x, so it can't be run as ./{other}\n"
+        f"{'chmod u+x FILE':<21}# u+x: give yourself (u) the execute (x) permission\n"
+        f"{'bash ' + other:<21}# or hand it to the interpreter, which only needs to read it",
         "write": "ls -ld /some/folder  # who owns it, who may write (w)\n"
         "cp /etc/config ~/config   # change your own copy instead",
         "enter": "ls -ld /some/folder  # drwx------ : only the owner may enter",
@@ -225,20 +246,31 @@ def _no_such_file(f: Failure, level: int, a: Around) -> str:
             "invisible `\\r` (a file saved on Windows), the system cannot find it.\n\n"
             "```bash\nhead -1 script.sh | cat -A   # ^M$ at the end = Windows line ending\n```"
         )
+    absolute = f.target.startswith(("/", "~"))
+    thing = "folder" if f.program == "cd" else "file"
     if level == 1:
         who = _code(f.program) if f.program else "The command"
-        return f"**Nudge** — {who} couldn't find {target}{where}. Where are you, and where is that file?"
+        if absolute:
+            return f"**Nudge** — {who} couldn't find {target}. Which part of that path doesn't exist?"
+        return f"**Nudge** — {who} couldn't find {target}{where}. Where are you, and where is that {thing}?"
     if level == 2:
         if a.similar_file:
             return (
                 f"**Hint** — there is no {target}, but there is {_code(a.similar_file)}: a typo in the name?"
             )
+        if absolute:
+            return (
+                f"**Hint** — {target} is an *absolute* path: it starts at {'your home folder' if f.target.startswith('~') else 'the root of the file system'}, "
+                "whatever folder the shell is in. Check it piece by piece: `ls` the folders it names, one level "
+                "at a time, to find where it stops matching what is there."
+            )
         return (
             f"**Hint** — {target} is a *relative* path: it is looked up from the folder the shell is in{where}. "
-            "Check with `pwd` and `ls` whether the file is there, or give the path from where you are."
+            f"Check with `pwd` and `ls` whether the {thing} is there, or give the path from where you are."
         )
     return (
-        "**Explanation** — a path without a leading `/` is relative to the current folder (`pwd` shows it); "
+        "**Explanation** — a path starting with `/` is *absolute* (from the root of the file system); any other "
+        "path is relative to the current folder (`pwd` shows it): "
         "`..` is the folder above, `~` your home. Names are case-sensitive, and spaces must be quoted.\n\n"
         "```bash\npwd                  # where am I?\nls                   # what is here?\n"
         'ls data/             # what is in data/?\ncat "my notes.txt"   # quote names with spaces\n```'
@@ -260,18 +292,30 @@ _PY_HINTS = {
 
 
 def _python(f: Failure, level: int, a: Around) -> str:
-    where = f"line {f.lineno} of {_code(f.file)}" if f.file and f.lineno else "the script"
     err = _code(f.ename)
+    if f.file in ("<string>", "<stdin>"):  # `python -c "…"` or the interactive prompt: no file to open
+        given = (
+            "the code given to `python -c`" if f.file == "<string>" else "what you typed at the Python prompt"
+        )
+        where = f"line {f.lineno} of {given}" if f.lineno else given
+        if level == 1:
+            said = f" ({_code(f.evalue[:100])})" if f.evalue else ""
+            return f"**Nudge** — Python stopped with {err}{said} at {where}. What does that line do?"
+    else:
+        where = f"line {f.lineno} of {_code(f.file)}" if f.file and f.lineno else "the script"
     if level == 1:
         return (
             f"**Nudge** — {_code(f.command or 'the program')} stopped with {err} at {where}. "
             "Open that file at that line: what is it doing there?"
         )
     if level == 2:
-        why = _PY_HINTS.get(
-            f.ename, "the last line of the traceback says what went wrong, the line above it where"
-        )
+        why = _PY_HINTS.get(f.ename)
         said = f" It says: {_code(f.evalue[:160])}." if f.evalue else ""
+        if why is None:
+            return (
+                f"**Hint** — the last line of the traceback names the error, {err}, and says what went wrong; "
+                f"the `File …, line …` lines above it say where (the last one in your own files is the place to look).{said}"
+            )
         return f"**Hint** — {err} usually means {why}.{said}"
     return (
         "**Explanation** — a traceback lists the calls that led to the error, oldest first: the **last** "
@@ -294,6 +338,16 @@ _EXIT_MEANINGS = {
 
 def _exit(f: Failure, level: int, a: Around) -> str:
     cmd = _code(f.program or f.command or "the command")
+    words = f.command.split()
+    script = None
+    if (
+        f.program in INTERPRETERS
+        and len(words) > 1
+        and words[0] == f.program
+        and not words[1].startswith("-")
+    ):
+        script = words[1]
+        cmd = f"{_code(script)} (run by {_code(f.program)})"  # the learner's script, not bash itself
     status = f.exit_status
     if level == 1:
         return (
@@ -304,6 +358,8 @@ def _exit(f: Failure, level: int, a: Around) -> str:
         meaning = _EXIT_MEANINGS.get(status or 0)
         said = f" Its last line was {_code(f.line[:160])}." if f.line else ""
         extra = f" Status {status} often means {meaning}." if meaning else ""
+        if script is not None:
+            return f"**Hint** —{said} That is {_code(script)}'s own report: what does it check at that point?"
         return (
             f"**Hint** —{extra}{said} Check the options you gave it with `{f.program or 'command'} --help`."
         )

@@ -109,7 +109,9 @@ class TerminalMonitor:
             failure = self._line(render_line(raw, wrapped=self._awaiting and not self.secret))
             if failure is not None:
                 found.append(failure)
-        shown = render_line(self._partial, partial=True).rpartition(MARK)[2]
+        before, mark, shown = render_line(self._partial, partial=True).rpartition(MARK)
+        if mark and not shown.strip():  # zsh turns bracketed paste on *after* drawing its prompt
+            shown = before.rpartition(MARK)[2]
         if shown and secret_prompt(shown) is not None:
             self.secret = True  # a password prompt is waiting: what is typed next is not ours
         elif shown and is_shell_prompt(shown) and not self._typing(shown):
