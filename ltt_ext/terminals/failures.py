@@ -82,6 +82,7 @@ _MARKED = {
 _ZSH = re.compile(
     r"^(?:zsh: )?(?:(?P<program>[\w.-]+): )?(?P<what>permission denied|no such file or directory): (?P<target>.+)$"
 )
+_NOT_A_DIRECTORY = re.compile(r"^(?:zsh: )?(?P<program>[\w.-]+): not a directory: (?P<target>.+)$")  # zsh
 _SHELLS = {"bash", "-bash", "sh", "-sh", "zsh", "-zsh", "dash", "fish", "ksh"}
 _WRITERS = {
     "mkdir",
@@ -248,6 +249,19 @@ def detect(block: Block) -> Failure | None:
                 "no-such-file", command, line, program=program, target=target, exit_status=block.exit_status
             )
     for line in reversed(lines):
+        z = _NOT_A_DIRECTORY.match(line)
+        if z is not None or line.endswith(": Not a directory"):
+            if z is not None:
+                program, target = z.group("program"), z.group("target").strip()
+            else:
+                program, _, target = _target_and_program(line, "Not a directory")
+                program = "cd" if line.split(": ")[1:2] == ["cd"] else program
+            if program in _SHELLS or program == "zsh":
+                program = _first_word(command)
+            return Failure(
+                "no-such-file", command, line, program=program, target=target, action="not-a-directory",
+                exit_status=block.exit_status,
+            )  # fmt: skip
         z = _ZSH.match(line)
         if z is not None:
             program = z.group("program") or _first_word(command)

@@ -65,7 +65,7 @@ def look_around(f: Failure, cwd: str | None) -> Around:
         around.similar_command = close[0] if close and close[0] != f.target else None
         if cwd:
             around.here = os.path.exists(os.path.join(cwd, f.target))
-    elif f.kind == "no-such-file" and f.target and f.action != "interpreter":
+    elif f.kind == "no-such-file" and f.target and f.action not in ("interpreter", "not-a-directory"):
         base = cwd or ""
         target = os.path.join(base, os.path.expanduser(f.target)) if base else os.path.expanduser(f.target)
         folder, name = os.path.split(target)
@@ -246,6 +246,8 @@ def _no_such_file(f: Failure, level: int, a: Around) -> str:
             "invisible `\\r` (a file saved on Windows), the system cannot find it.\n\n"
             "```bash\nhead -1 script.sh | cat -A   # ^M$ at the end = Windows line ending\n```"
         )
+    if f.action == "not-a-directory":
+        return _not_a_directory(f, level, target)
     absolute = f.target.startswith(("/", "~"))
     thing = "folder" if f.program == "cd" else "file"
     if level == 1:
@@ -274,6 +276,22 @@ def _no_such_file(f: Failure, level: int, a: Around) -> str:
         "`..` is the folder above, `~` your home. Names are case-sensitive, and spaces must be quoted.\n\n"
         "```bash\npwd                  # where am I?\nls                   # what is here?\n"
         'ls data/             # what is in data/?\ncat "my notes.txt"   # quote names with spaces\n```'
+    )
+
+
+def _not_a_directory(f: Failure, level: int, target: str) -> str:
+    who = _code(f.program) if f.program else "The command"
+    if level == 1:
+        return f"**Nudge** — {who} needed a folder at {target}, and found a file there. Which part of that path is a file?"
+    if level == 2:
+        return (
+            f"**Hint** — only a folder can be entered or hold other files; {target} (or a name before one of its "
+            "`/`) is a file. `ls -l` shows a `d` at the start of a folder's line."
+        )
+    return (
+        "**Explanation** — files hold content, folders hold files. `cd` enters folders only, and a path like "
+        "`a/b` means *b inside the folder a*, so every name before a `/` must be a folder.\n\n"
+        "```bash\nls -F          # folders are shown with a trailing /\nfile report    # says what a name is\n```"
     )
 
 

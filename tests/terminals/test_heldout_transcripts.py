@@ -1140,8 +1140,6 @@ def names(text, token):
 
 # What the monitor does not do yet, each a strict xfail: it fails the day the gap is closed.
 GAPS = {
-    "cd-into-a-file": "'Not a directory' has no failure kind yet",
-    "zsh-cd-into-a-file": "'Not a directory' has no failure kind yet",
     "script-with-crlf-line-ends-bash52": "bash 5.2's 'cannot execute: required file not found' is not recognised",
     "readline-edited-line": "readline's cursor movements (\\b, CSI C, CSI @) are not replayed: the command is misread",
     "left-arrow-fixed-line": "readline's cursor movements are not replayed: the command is misread",

@@ -621,3 +621,11 @@ def test_ambiguous_operands_without_facts_get_a_question():
     code = "label = first + second + third"
     text = E.hint(err("TypeError", 'can only concatenate str (not "int") to str', code, 1), code, 2)
     assert "?" in text and "`first`" in text
+
+
+def test_an_absolute_path_is_not_explained_as_relative():
+    code = "rows = open('/srv/course/data/scores.csv').read()"
+    e = err("FileNotFoundError", "[Errno 2] No such file or directory: '/srv/course/data/scores.csv'", code, 1)
+    l1, l2, _ = levels(e, code)
+    assert "`/srv/course/data/scores.csv`" in l1
+    assert "is an absolute path" in l2 and "check each folder" in l2

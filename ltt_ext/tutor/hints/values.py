@@ -581,14 +581,23 @@ def file_not_found(ctx: Ctx) -> Hint | None:
     )
     ext = _odd_extension(fname) if fname else None
     hint = (
-        f"The name ends in `.{ext[0]}`, which is not a usual file extension (`.{ext[1]}` is): check how the "
-        "file's name is spelled on disk. "
-        if ext
-        else ""
-    ) + (
-        "A relative path is looked up from the kernel's working folder (usually the notebook's folder). Check the exact "
-        "name (upper/lower case, extension like `.csv` vs `.txt`) and whether the file is in a sub-folder: "
-        "`import os; print(os.getcwd(), os.listdir())` shows where Python looks and what is there."
+        (
+            f"The name ends in `.{ext[0]}`, which is not a usual file extension (`.{ext[1]}` is): check how the "
+            "file's name is spelled on disk. "
+            if ext
+            else ""
+        )
+        + (
+            f"`{fname}` is an absolute path (it starts at `/`, whatever folder the kernel is in): check each folder "
+            "in it, one level at a time, with `os.listdir(...)`. "
+            if fname and fname.startswith("/")
+            else ""
+        )
+        + (
+            "A relative path is looked up from the kernel's working folder (usually the notebook's folder). Check the exact "
+            "name (upper/lower case, extension like `.csv` vs `.txt`) and whether the file is in a sub-folder: "
+            "`import os; print(os.getcwd(), os.listdir())` shows where Python looks and what is there."
+        )
     )
     concept = "`open('name')`, `pd.read_csv('name')` look for the file relative to the working folder unless the path starts at the root."
     return Hint(
