@@ -625,7 +625,9 @@ def test_ambiguous_operands_without_facts_get_a_question():
 
 def test_an_absolute_path_is_not_explained_as_relative():
     code = "rows = open('/srv/course/data/scores.csv').read()"
-    e = err("FileNotFoundError", "[Errno 2] No such file or directory: '/srv/course/data/scores.csv'", code, 1)
+    e = err(
+        "FileNotFoundError", "[Errno 2] No such file or directory: '/srv/course/data/scores.csv'", code, 1
+    )
     l1, l2, _ = levels(e, code)
     assert "`/srv/course/data/scores.csv`" in l1
     assert "is an absolute path" in l2 and "check each folder" in l2
