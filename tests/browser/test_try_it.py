@@ -7,39 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_tutor_panel import CHAT, PANEL, ask, expect, open_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
-
-PANEL = "#ltt-tutor-panel"
-CHAT = f"{PANEL} .ltt-TutorChat:not(.lm-mod-hidden)"
-INPUT = f"{CHAT} textarea[aria-label='Ask the tutor a question']"
-
-
-def expect(*args, **kwargs):
-    from playwright.sync_api import expect as _expect
-
-    return _expect(*args, **kwargs)
-
-
-def open_notebook(ctx, lab, path: str):
-    page = ctx.new_page()
-    page.goto(lab.lab_url(path))
-    page.wait_for_function(
-        "() => window.jupyterapp !== undefined && document.querySelector('.jp-Notebook .jp-Cell') !== null",
-        timeout=120_000,
-    )
-    page.evaluate("window.jupyterapp.commands.execute('ltt:open-tutor')")
-    header = page.locator(f"{PANEL} .ltt-TutorHeader")
-    expect(header.locator(".ltt-Connection")).to_have_attribute("data-connection", "live", timeout=60_000)
-    expect(header.locator(".ltt-KernelState")).to_have_attribute("data-kernel-state", "idle", timeout=120_000)
-    return page
-
-
-def ask(page, text: str):
-    box = page.locator(INPUT)
-    box.click()
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_try_it_runs_the_example_beside_the_notebook(lab, fake_llm, open_browser):

@@ -41,8 +41,9 @@ def expect(*args, **kwargs):
     return _expect(*args, **kwargs)
 
 
-def open_notebook(ctx, lab, path: str, page=None):
-    """Open JupyterLab on a notebook, show the tutor panel, wait until it is live and idle."""
+def open_notebook(ctx, lab, path: str, page=None, engine: str = "fake-tutor"):
+    """Open JupyterLab on a notebook, show the tutor panel (answering with ``engine``), wait until it
+    is live and idle."""
     page = page or ctx.new_page()
     page.goto(lab.lab_url(path))
     page.wait_for_function(
@@ -52,7 +53,7 @@ def open_notebook(ctx, lab, path: str, page=None):
     page.evaluate("window.jupyterapp.commands.execute('ltt:open-tutor')")
     header = page.locator(f"{PANEL} .ltt-TutorHeader")
     expect(header.locator(".ltt-TutorHeader-notebook")).to_have_text(path, timeout=60_000)
-    expect(header.locator(".ltt-TutorHeader-engine")).to_contain_text("fake-tutor")
+    expect(header.locator(".ltt-TutorHeader-engine")).to_contain_text(engine, timeout=60_000)
     expect(header.locator(".ltt-Connection")).to_have_attribute("data-connection", "live", timeout=60_000)
     expect(header.locator(".ltt-KernelState")).to_have_attribute("data-kernel-state", "idle", timeout=120_000)
     return page

@@ -5,7 +5,7 @@ terminal brought to the front shows its own conversation, with a hint on a faile
 from __future__ import annotations
 
 import pytest
-from test_tutor_panel import CHAT, PANEL, expect, run_all
+from test_tutor_panel import CHAT, PANEL, expect, open_notebook, run_all
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -14,18 +14,7 @@ LAB_ARGS = ["--Tutor.model=", "--Tutor.watchdog_silence=2", "--Tutor.watchdog_in
 
 
 def open_lab(ctx, lab, path):
-    page = ctx.new_page()
-    page.goto(lab.lab_url(path))
-    page.wait_for_function(
-        "() => window.jupyterapp !== undefined && document.querySelector('.jp-Notebook .jp-Cell') !== null",
-        timeout=120_000,
-    )
-    page.evaluate("window.jupyterapp.commands.execute('ltt:open-tutor')")
-    header = page.locator(f"{PANEL} .ltt-TutorHeader")
-    expect(header.locator(".ltt-TutorHeader-notebook")).to_have_text(path, timeout=60_000)
-    expect(header.locator(".ltt-Connection")).to_have_attribute("data-connection", "live", timeout=60_000)
-    expect(header.locator(".ltt-KernelState")).to_have_attribute("data-kernel-state", "idle", timeout=120_000)
-    return page
+    return open_notebook(ctx, lab, path, engine="built-in tutor")
 
 
 def test_interrupt_a_runaway_cell_from_the_panel(lab, open_browser):
